@@ -1,0 +1,242 @@
+//! Stable error codes shared by the relay, the daemon and the CLI.
+//!
+//! A code is part of the public interface: scripts match on it, so a code is never renamed or
+//! reused for another meaning. Each code carries its HTTP status and the CLI exit code it maps
+//! to; `docs/errors.md` lists them.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Exit codes of the `agentkeys` CLI (documented in `docs/errors.md`).
+pub mod exit {
+    pub const OK: i32 = 0;
+    pub const FAILURE: i32 = 1;
+    pub const USAGE: i32 = 2;
+    pub const DAEMON_NOT_RUNNING: i32 = 3;
+    pub const RELAY_UNREACHABLE: i32 = 4;
+    pub const NOT_FOUND: i32 = 5;
+    pub const REFUSED: i32 = 6;
+    pub const INVALID_INPUT: i32 = 7;
+    pub const NOT_INITIALIZED: i32 = 8;
+    pub const UNAVAILABLE: i32 = 9;
+    pub const INTEGRITY: i32 = 10;
+}
+
+macro_rules! error_codes {
+    ($( $variant:ident => ($code:literal, $status:literal, $exit:expr, $msg:literal) ),* $(,)?) => {
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum ErrorCode { $( $variant ),* }
+
+        impl ErrorCode {
+            pub const ALL: &'static [ErrorCode] = &[ $( ErrorCode::$variant ),* ];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $( ErrorCode::$variant => $code ),* }
+            }
+
+            pub fn http_status(self) -> u16 {
+                match self { $( ErrorCode::$variant => $status ),* }
+            }
+
+            pub fn exit_code(self) -> i32 {
+                match self { $( ErrorCode::$variant => $exit ),* }
+            }
+
+            /// A one-line description a person can act on.
+            pub fn default_message(self) -> &'static str {
+                match self { $( ErrorCode::$variant => $msg ),* }
+            }
+
+            pub fn parse(code: &str) -> Option<ErrorCode> {
+                match code { $( $code => Some(ErrorCode::$variant), )* _ => None }
+            }
+        }
+    };
+}
+
+error_codes! {
+    // Requests
+    BadRequest => ("bad_request", 400, exit::INVALID_INPUT, "the request is malformed"),
+    InvalidJson => ("invalid_json", 400, exit::INVALID_INPUT, "the request body is not the expected JSON"),
+    BodyTooLarge => ("body_too_large", 413, exit::INVALID_INPUT, "the request body is larger than allowed"),
+    RouteNotFound => ("route_not_found", 404, exit::FAILURE, "no such endpoint"),
+    MethodNotAllowed => ("method_not_allowed", 405, exit::FAILURE, "method not allowed on this endpoint"),
+    Timeout => ("timeout", 408, exit::UNAVAILABLE, "the request took too long"),
+    InvalidServiceName => ("invalid_service_name", 400, exit::INVALID_INPUT, "service names are 1-64 characters of a-z, 0-9, '.', '_' and '-', starting with a letter or digit"),
+    InvalidAgentLabel => ("invalid_agent_label", 400, exit::INVALID_INPUT, "agent labels are 1-32 characters of a-z, 0-9 and '-'"),
+    InvalidValue => ("invalid_value", 400, exit::INVALID_INPUT, "the secret value is empty or too large"),
+    // Sign-in and sessions
+    SiweInvalidMessage => ("siwe_invalid_message", 400, exit::REFUSED, "the sign-in message is not a valid EIP-4361 message"),
+    SiweBadSignature => ("siwe_bad_signature", 401, exit::REFUSED, "the sign-in signature does not match the message's address"),
+    SiweNonceInvalid => ("siwe_nonce_invalid", 401, exit::REFUSED, "the sign-in nonce is unknown, expired or already used"),
+    SiweExpired => ("siwe_expired", 401, exit::REFUSED, "the sign-in message has expired or is not yet valid"),
+    SiweDomainMismatch => ("siwe_domain_mismatch", 401, exit::REFUSED, "the sign-in message names another domain"),
+    SiweChainMismatch => ("siwe_chain_mismatch", 401, exit::REFUSED, "the sign-in message names another chain id"),
+    SessionMissing => ("session_missing", 401, exit::REFUSED, "no session token was presented"),
+    SessionInvalid => ("session_invalid", 401, exit::REFUSED, "the session token is invalid"),
+    SessionExpired => ("session_expired", 401, exit::REFUSED, "the session token has expired"),
+    OperatorMismatch => ("operator_mismatch", 403, exit::REFUSED, "the session's operator differs from the request's"),
+    ActorNotPermitted => ("actor_not_permitted", 403, exit::REFUSED, "this device may not act for that actor"),
+    // Capabilities
+    CapMissing => ("cap_missing", 401, exit::REFUSED, "no capability token was presented"),
+    CapMalformed => ("cap_malformed", 401, exit::REFUSED, "the capability token is malformed"),
+    CapBadSignature => ("cap_bad_signature", 401, exit::REFUSED, "the capability token's signature is invalid"),
+    CapUnknownKey => ("cap_unknown_key", 401, exit::REFUSED, "the capability token was signed by an unknown key"),
+    CapWrongType => ("cap_wrong_type", 401, exit::REFUSED, "the token is not a capability token"),
+    CapExpired => ("cap_expired", 401, exit::REFUSED, "the capability token has expired"),
+    CapNotYetValid => ("cap_not_yet_valid", 401, exit::REFUSED, "the capability token is not valid yet"),
+    CapWrongAudience => ("cap_wrong_audience", 401, exit::REFUSED, "the capability token is for another audience"),
+    CapWrongIssuer => ("cap_wrong_issuer", 401, exit::REFUSED, "the capability token was issued by another broker"),
+    CapOpMismatch => ("cap_op_mismatch", 403, exit::REFUSED, "the capability token does not allow this operation"),
+    CapDataClassMismatch => ("cap_data_class_mismatch", 403, exit::REFUSED, "the capability token is for another data class"),
+    CapServiceMismatch => ("cap_service_mismatch", 403, exit::REFUSED, "the capability token is for another service"),
+    CapEpochMismatch => ("cap_epoch_mismatch", 403, exit::REFUSED, "the capability token names a stale key epoch"),
+    // Proof of possession
+    PopMissing => ("pop_missing", 401, exit::REFUSED, "no proof of possession was presented"),
+    PopMalformed => ("pop_malformed", 401, exit::REFUSED, "the proof of possession is malformed"),
+    PopInvalid => ("pop_invalid", 401, exit::REFUSED, "the proof of possession is not signed by the capability's key"),
+    PopStale => ("pop_stale", 401, exit::REFUSED, "the proof of possession's timestamp is outside the allowed window"),
+    PopReplayed => ("pop_replayed", 401, exit::REFUSED, "the proof of possession was already used"),
+    // Storage and integrity
+    SecretNotFound => ("secret_not_found", 404, exit::NOT_FOUND, "no secret is stored under that name"),
+    ObjectIntegrityFailed => ("object_integrity_failed", 500, exit::INTEGRITY, "the stored object failed its integrity check (tampered, moved or corrupt)"),
+    AlreadyExists => ("already_exists", 409, exit::INVALID_INPUT, "it already exists"),
+    StorageUnavailable => ("storage_unavailable", 503, exit::UNAVAILABLE, "the object store is unavailable"),
+    AuditUnavailable => ("audit_unavailable", 503, exit::UNAVAILABLE, "the audit log cannot record; nothing is released until it can"),
+    SignerUnavailable => ("signer_unavailable", 503, exit::UNAVAILABLE, "the signer is unavailable"),
+    SignerUnauthorized => ("signer_unauthorized", 401, exit::REFUSED, "the caller may not use the signer"),
+    UnwrapFailed => ("unwrap_failed", 400, exit::INTEGRITY, "the wrapped data key does not open under this actor, class and epoch"),
+    EpochUnknown => ("epoch_unknown", 400, exit::INTEGRITY, "the object names a key epoch the signer does not hold"),
+    RoleDisabled => ("role_disabled", 404, exit::FAILURE, "this relay does not run that role"),
+    Internal => ("internal", 500, exit::FAILURE, "internal error"),
+    // Daemon
+    NotInitialized => ("not_initialized", 409, exit::NOT_INITIALIZED, "this device has no identity yet; run `agentkeys init`"),
+    AlreadyInitialized => ("already_initialized", 409, exit::INVALID_INPUT, "this device already has an identity"),
+    RelayUnreachable => ("relay_unreachable", 502, exit::RELAY_UNREACHABLE, "the relay cannot be reached"),
+    RelayProtocol => ("relay_protocol", 502, exit::RELAY_UNREACHABLE, "the relay answered with something unexpected"),
+    PeerNotAllowed => ("peer_not_allowed", 403, exit::REFUSED, "the socket peer is not the daemon's user"),
+    KeychainUnavailable => ("keychain_unavailable", 503, exit::UNAVAILABLE, "no keychain backend is available for the device key"),
+    DaemonNotRunning => ("daemon_not_running", 503, exit::DAEMON_NOT_RUNNING, "the agentkeys daemon is not running; start it with `agentkeys up`"),
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ErrorCode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        ErrorCode::parse(&s)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown error code {s}")))
+    }
+}
+
+/// The error every HTTP API of the project returns: `{"error":{"code":..,"message":..}}`.
+/// Messages never contain secrets or tokens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn from_code(code: ErrorCode) -> Self {
+        ApiError {
+            code,
+            message: code.default_message().to_string(),
+        }
+    }
+
+    pub fn status(&self) -> u16 {
+        self.code.http_status()
+    }
+
+    pub fn to_body(&self) -> ErrorBody {
+        ErrorBody {
+            error: ErrorDetail {
+                code: self.code.as_str().to_string(),
+                message: self.message.clone(),
+            },
+        }
+    }
+}
+
+impl From<ErrorCode> for ApiError {
+    fn from(code: ErrorCode) -> Self {
+        ApiError::from_code(code)
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.message, self.code)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// `code` stays a string on the wire so that an older client can still show a newer code.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ErrorDetail {
+    pub code: String,
+    pub message: String,
+}
+
+impl ErrorBody {
+    pub fn into_api_error(self) -> ApiError {
+        let code = ErrorCode::parse(&self.error.code).unwrap_or(ErrorCode::Internal);
+        ApiError {
+            code,
+            message: self.error.message,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn codes_are_unique_and_roundtrip() {
+        let mut seen = HashSet::new();
+        for code in ErrorCode::ALL {
+            assert!(seen.insert(code.as_str()), "duplicate {}", code);
+            assert_eq!(ErrorCode::parse(code.as_str()), Some(*code));
+            assert!((400..600).contains(&code.http_status()));
+            assert!(code
+                .as_str()
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c == '_'));
+        }
+    }
+
+    #[test]
+    fn body_shape() {
+        let body = ApiError::from_code(ErrorCode::PopReplayed).to_body();
+        let json = serde_json::to_string(&body).unwrap();
+        assert!(json.starts_with(r#"{"error":{"code":"pop_replayed","message":"#));
+        let back: ErrorBody = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.into_api_error().code, ErrorCode::PopReplayed);
+    }
+}

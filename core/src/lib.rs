@@ -1,0 +1,22 @@
+//! AgentKeys core: identities, the envelope format, capability and session tokens, SIWE,
+//! proofs of possession, error codes and the wire types shared by the daemon, the CLI and the
+//! relay. Nothing here performs I/O, so every format can be checked by known-answer tests.
+
+pub mod b64;
+pub mod cap;
+pub mod device_key;
+pub mod envelope;
+pub mod error;
+pub mod es256;
+pub mod identity;
+pub mod kek;
+pub mod names;
+pub mod paths;
+pub mod pop;
+pub mod routes;
+pub mod session;
+pub mod siwe_msg;
+pub mod time_util;
+pub mod wire;
+
+pub use error::{ApiError, ErrorCode};

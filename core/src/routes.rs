@@ -1,0 +1,68 @@
+//! HTTP paths of the relay and the daemon, named once.
+
+use crate::names::{DataClass, Op};
+
+pub const HEALTHZ: &str = "/healthz";
+pub const READYZ: &str = "/readyz";
+pub const JWKS: &str = "/.well-known/jwks.json";
+
+pub const SIWE_START: &str = "/v1/auth/siwe/start";
+pub const SIWE_VERIFY: &str = "/v1/auth/siwe/verify";
+
+pub const SIGNER_WRAP: &str = "/v1/signer/wrap";
+pub const SIGNER_UNWRAP: &str = "/v1/signer/unwrap";
+pub const AUDIT_APPEND: &str = "/v1/audit/append";
+pub const AUDIT_RECORDS: &str = "/v1/audit/records";
+
+/// The broker route that mints a capability for (data class, op). The route fixes the class.
+pub fn cap_route(dc: DataClass, op: Op) -> &'static str {
+    match (dc, op) {
+        (DataClass::Credentials, Op::Store) => "/v1/cap/cred-store",
+        (DataClass::Credentials, Op::Fetch) => "/v1/cap/cred-fetch",
+        (DataClass::Credentials, Op::Teardown) => "/v1/cap/cred-teardown",
+        (DataClass::Credentials, Op::List) => "/v1/cap/cred-list",
+        (DataClass::Memory, Op::Store) => "/v1/cap/memory-put",
+        (DataClass::Memory, Op::Fetch) => "/v1/cap/memory-get",
+        (DataClass::Memory, Op::Teardown) => "/v1/cap/memory-teardown",
+        (DataClass::Memory, Op::List) => "/v1/cap/memory-list",
+    }
+}
+
+/// The vault route for (data class, op).
+pub fn vault_route(dc: DataClass, op: Op) -> &'static str {
+    match (dc, op) {
+        (DataClass::Credentials, Op::Store) => "/v1/cred/store",
+        (DataClass::Credentials, Op::Fetch) => "/v1/cred/fetch",
+        (DataClass::Credentials, Op::Teardown) => "/v1/cred/teardown",
+        (DataClass::Credentials, Op::List) => "/v1/cred/list",
+        (DataClass::Memory, Op::Store) => "/v1/memory/put",
+        (DataClass::Memory, Op::Fetch) => "/v1/memory/get",
+        (DataClass::Memory, Op::Teardown) => "/v1/memory/teardown",
+        (DataClass::Memory, Op::List) => "/v1/memory/list",
+    }
+}
+
+/// Every (class, op) pair, for building routers.
+pub const ALL_CLASS_OPS: [(DataClass, Op); 8] = [
+    (DataClass::Credentials, Op::Store),
+    (DataClass::Credentials, Op::Fetch),
+    (DataClass::Credentials, Op::Teardown),
+    (DataClass::Credentials, Op::List),
+    (DataClass::Memory, Op::Store),
+    (DataClass::Memory, Op::Fetch),
+    (DataClass::Memory, Op::Teardown),
+    (DataClass::Memory, Op::List),
+];
+
+/// The daemon's socket API.
+pub mod daemon {
+    pub const STATUS: &str = "/v1/status";
+    pub const INIT: &str = "/v1/init";
+    pub const SECRET_STORE: &str = "/v1/secrets/store";
+    pub const SECRET_READ: &str = "/v1/secrets/read";
+    pub const SECRET_LIST: &str = "/v1/secrets/list";
+    pub const SECRET_RM: &str = "/v1/secrets/rm";
+    pub const MEMORY_PUT: &str = "/v1/memory/put";
+    pub const MEMORY_GET: &str = "/v1/memory/get";
+    pub const SHUTDOWN: &str = "/v1/shutdown";
+}

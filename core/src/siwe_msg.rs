@@ -1,0 +1,109 @@
+//! Sign-In with Ethereum (EIP-4361) messages, built by the daemon from the broker's challenge
+//! and checked by the broker. Parsing and EIP-191 recovery come from the `siwe` crate.
+
+use crate::device_key::parse_signature_hex;
+use crate::error::ErrorCode;
+use crate::identity::Address;
+use serde::{Deserialize, Serialize};
+use siwe::{Message, TimeStamp, Version};
+use std::str::FromStr;
+use time::OffsetDateTime;
+
+pub const STATEMENT: &str = "Sign in to AgentKeys with this device key.";
+/// Longest message the broker parses; real ones are about 400 bytes.
+pub const MAX_MESSAGE_BYTES: usize = 4096;
+/// How far in the future `Issued At` may be (clock skew).
+const ISSUED_AT_SKEW_SECS: i64 = 300;
+
+/// What the broker hands out at `/v1/auth/siwe/start`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiweChallenge {
+    pub domain: String,
+    pub uri: String,
+    pub chain_id: u64,
+    pub nonce: String,
+    /// RFC 3339
+    pub issued_at: String,
+    /// RFC 3339
+    pub expiration_time: String,
+}
+
+pub fn build_message(challenge: &SiweChallenge, address: &Address) -> Result<String, ErrorCode> {
+    let bad = |_| ErrorCode::SiweInvalidMessage;
+    let message = Message {
+        domain: challenge
+            .domain
+            .parse()
+            .map_err(|_| ErrorCode::SiweInvalidMessage)?,
+        address: address.0,
+        statement: Some(STATEMENT.to_string()),
+        uri: challenge
+            .uri
+            .parse()
+            .map_err(|_| ErrorCode::SiweInvalidMessage)?,
+        version: Version::V1,
+        chain_id: challenge.chain_id,
+        nonce: challenge.nonce.clone(),
+        issued_at: TimeStamp::from_str(&challenge.issued_at).map_err(bad)?,
+        expiration_time: Some(TimeStamp::from_str(&challenge.expiration_time).map_err(bad)?),
+        not_before: None,
+        request_id: None,
+        resources: vec![],
+    };
+    Ok(message.to_string())
+}
+
+/// What the broker requires of a signed message.
+pub struct SiweExpectation<'a> {
+    pub domain: &'a str,
+    pub chain_id: u64,
+    pub now: OffsetDateTime,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedSiwe {
+    pub address: Address,
+    pub nonce: String,
+}
+
+/// Checks the message against the broker's domain, chain and clock and recovers its signer.
+/// The caller still has to consume the nonce (single use).
+pub fn verify(
+    message: &str,
+    signature_hex: &str,
+    expect: &SiweExpectation<'_>,
+) -> Result<VerifiedSiwe, ErrorCode> {
+    if message.len() > MAX_MESSAGE_BYTES {
+        return Err(ErrorCode::SiweInvalidMessage);
+    }
+    let parsed: Message = message.parse().map_err(|_| ErrorCode::SiweInvalidMessage)?;
+    if parsed.domain.as_str() != expect.domain {
+        return Err(ErrorCode::SiweDomainMismatch);
+    }
+    if parsed.chain_id != expect.chain_id {
+        return Err(ErrorCode::SiweChainMismatch);
+    }
+    let Some(expiration) = &parsed.expiration_time else {
+        // A sign-in without expiry would stay replayable for as long as the nonce lives.
+        return Err(ErrorCode::SiweInvalidMessage);
+    };
+    if *expiration.as_ref() <= expect.now {
+        return Err(ErrorCode::SiweExpired);
+    }
+    if let Some(nbf) = &parsed.not_before {
+        if *nbf.as_ref() > expect.now {
+            return Err(ErrorCode::SiweExpired);
+        }
+    }
+    if (*parsed.issued_at.as_ref() - expect.now).whole_seconds() > ISSUED_AT_SKEW_SECS {
+        return Err(ErrorCode::SiweExpired);
+    }
+    let sig = parse_signature_hex(signature_hex).ok_or(ErrorCode::SiweBadSignature)?;
+    parsed
+        .verify_eip191(&sig)
+        .map_err(|_| ErrorCode::SiweBadSignature)?;
+    Ok(VerifiedSiwe {
+        address: Address(parsed.address),
+        nonce: parsed.nonce,
+    })
+}

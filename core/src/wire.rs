@@ -1,0 +1,209 @@
+//! Request and response bodies of every HTTP API in the project, defined once: broker, signer,
+//! vault, audit, health, and the daemon's socket API. Secret values travel base64-encoded in
+//! [`SecretValue`], which never prints its contents.
+
+use crate::b64;
+use crate::identity::{Address, Omni};
+use crate::names::DataClass;
+use crate::siwe_msg::SiweChallenge;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use zeroize::{Zeroize, Zeroizing};
+
+/// Largest JSON body any relay or daemon endpoint accepts (a 1 MiB secret, base64, plus JSON).
+pub const MAX_BODY_BYTES: usize = 1536 * 1024;
+
+/// A secret value on the wire (base64). Zeroized on drop; `Debug` shows only its length.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize, Zeroize)]
+#[zeroize(drop)]
+#[serde(transparent)]
+pub struct SecretValue(String);
+
+impl SecretValue {
+    pub fn from_bytes(bytes: &[u8]) -> SecretValue {
+        SecretValue(b64::encode(bytes))
+    }
+
+    pub fn decode(&self) -> Option<Zeroizing<Vec<u8>>> {
+        b64::decode(&self.0).map(Zeroizing::new)
+    }
+}
+
+impl fmt::Debug for SecretValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretValue(redacted, {} b64 chars)", self.0.len())
+    }
+}
+
+// ---- broker ----
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiweStartRequest {
+    pub address: Address,
+}
+
+pub type SiweStartResponse = SiweChallenge;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiweVerifyRequest {
+    pub message: String,
+    /// 0x-prefixed hex of r ‖ s ‖ v
+    pub signature: String,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct SessionResponse {
+    pub session: String,
+    pub expires_at: u64,
+    pub device: Address,
+    pub operator: Omni,
+    pub actor: Omni,
+}
+
+impl fmt::Debug for SessionResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionResponse")
+            .field("session", &"redacted")
+            .field("expires_at", &self.expires_at)
+            .field("device", &self.device)
+            .field("operator", &self.operator)
+            .finish()
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CapRequest {
+    pub operator: Omni,
+    pub actor: Omni,
+    /// service or namespace; `*` for list capabilities
+    pub service: String,
+    #[serde(default)]
+    pub ttl_secs: Option<u64>,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct CapResponse {
+    pub cap: String,
+    pub expires_at: u64,
+}
+
+impl fmt::Debug for CapResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CapResponse(redacted, expires_at {})", self.expires_at)
+    }
+}
+
+// ---- signer ----
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WrapRequest {
+    pub data_class: DataClass,
+    pub actor: Omni,
+    pub dek: SecretValue,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct WrapResponse {
+    pub epoch: u32,
+    /// base64 of the 60-byte wrapped key
+    pub wrapped: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnwrapRequest {
+    pub data_class: DataClass,
+    pub actor: Omni,
+    pub epoch: u32,
+    pub wrapped: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct UnwrapResponse {
+    pub dek: SecretValue,
+}
+
+// ---- vault (credentials and memory share shapes; `name` is the service or namespace) ----
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PutRequest {
+    pub name: String,
+    pub value: SecretValue,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PutResponse {
+    pub name: String,
+    pub stored: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NameRequest {
+    pub name: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct GetResponse {
+    pub name: String,
+    pub value: SecretValue,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TeardownResponse {
+    pub name: String,
+    pub deleted: bool,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListRequest {}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ListResponse {
+    pub names: Vec<String>,
+}
+
+// ---- health ----
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ReadyCheck {
+    pub name: String,
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ReadyResponse {
+    pub ready: bool,
+    pub checks: Vec<ReadyCheck>,
+}
+
+// ---- daemon socket ----
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DaemonStatus {
+    pub version: String,
+    pub pid: u32,
+    pub initialized: bool,
+    pub device: Option<Address>,
+    pub operator: Option<Omni>,
+    pub relay_url: String,
+    pub relay_reachable: bool,
+    pub keychain_backend: String,
+    pub keychain_fallback: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct InitResponse {
+    pub device: Address,
+    pub operator: Omni,
+    /// false when the identity already existed and only sign-in happened
+    pub created: bool,
+}
