@@ -111,3 +111,12 @@ pub fn verify_cap(
     }
     Ok(claims)
 }
+
+/// Reads a capability's claims WITHOUT verifying it. Only for the holder (the daemon), which
+/// needs `jti` and `exp` of a token it just received over TLS from its broker; never use this
+/// to make an access decision.
+pub fn peek_claims(token: &str) -> Option<CapClaims> {
+    let payload = token.split('.').nth(1)?;
+    let bytes = crate::b64::decode_url(payload)?;
+    serde_json::from_slice(&bytes).ok()
+}
