@@ -1,0 +1,57 @@
+//! Capability minting. The route fixes the data class and the operation; the session fixes
+//! who may ask; the body names operator, actor and service, each checked against the session.
+
+use super::Broker;
+use crate::http::{bearer_token, decode_json, json_ok, read_body, ApiFailure};
+use agentkeys_core::cap::{clamp_ttl, CapClaims, Confirmation};
+use agentkeys_core::names::{validate_object_name, DataClass, Op, LIST_ALL};
+use agentkeys_core::session::verify_session;
+use agentkeys_core::time_util::now_secs;
+use agentkeys_core::wire::{CapRequest, CapResponse};
+use agentkeys_core::{b64, ErrorCode};
+use axum::extract::{Request, State};
+use axum::response::Response;
+use rand::RngCore;
+use std::sync::Arc;
+
+const SMALL_BODY: usize = 8 * 1024;
+
+pub async fn mint(State(b): State<Arc<Broker>>, req: Request, dc: DataClass, op: Op) -> Result<Response, ApiFailure> {
+    let now = now_secs();
+    let token = bearer_token(req.headers()).ok_or(ErrorCode::SessionMissing)?.to_string();
+    let session = verify_session(&token, &b.jwks(), &b.issuer, now)?;
+    let body = read_body(req.into_body(), SMALL_BODY).await?;
+    let req: CapRequest = decode_json(&body)?;
+    if req.operator != session.opr {
+        return Err(ErrorCode::OperatorMismatch.into());
+    }
+    if req.actor != session.act {
+        return Err(ErrorCode::ActorNotPermitted.into());
+    }
+    match op {
+        Op::List if req.service != LIST_ALL => return Err(ErrorCode::InvalidServiceName.into()),
+        Op::List => {}
+        _ => validate_object_name(&req.service)?,
+    }
+    let epoch = b.signer.current_epoch().await?;
+    let mut jti = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut jti);
+    let ttl = clamp_ttl(req.ttl_secs);
+    let claims = CapClaims {
+        iss: b.issuer.clone(),
+        aud: b.vault_audience.clone(),
+        sub: req.actor,
+        opr: req.operator,
+        op,
+        dc,
+        svc: req.service,
+        dkh: format!("0x{}", hex::encode(session.sub.device_key_hash())),
+        epoch,
+        iat: now,
+        exp: now + ttl,
+        jti: b64::encode_url(&jti),
+        cnf: Confirmation { eth_addr: session.sub },
+    };
+    let cap = claims.sign(&b.k1)?;
+    Ok(json_ok(&CapResponse { cap, expires_at: claims.exp }))
+}

@@ -1,0 +1,61 @@
+//! The broker role: SIWE sign-in → session JWT, capability minting per (data class, op) route,
+//! and the JWKS the vault verifies capabilities with.
+
+mod caps;
+mod nonces;
+mod signin;
+
+pub use nonces::NonceStore;
+
+use crate::keys;
+use crate::signer::DekSigner;
+use agentkeys_core::es256::{Es256Key, Jwks, KeyPurpose};
+use agentkeys_core::routes::{self, ALL_CLASS_OPS as ALL_CLASS_OPS_ROUTES};
+use axum::routing::{get, post};
+use axum::Router;
+use std::path::Path;
+use std::sync::Arc;
+use zeroize::Zeroizing;
+
+pub const K1_FILE: &str = "broker/k1-session.key";
+
+pub struct Broker {
+    /// `iss` of sessions and capabilities; also the SIWE URI.
+    pub issuer: String,
+    /// SIWE domain (the authority of the issuer URL).
+    pub domain: String,
+    pub chain_id: u64,
+    pub vault_audience: String,
+    pub k1: Es256Key,
+    pub nonces: NonceStore,
+    pub signer: Arc<dyn DekSigner>,
+}
+
+impl Broker {
+    pub fn load_k1(data_dir: &Path) -> Result<Es256Key, String> {
+        let path = data_dir.join(K1_FILE);
+        let bytes = keys::load_or_create(&path, || Zeroizing::new(Es256Key::generate(KeyPurpose::Session).to_file_bytes().to_vec()))
+            .map_err(|e| e.to_string())?;
+        Es256Key::from_file_bytes(KeyPurpose::Session, &bytes).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    pub fn jwks(&self) -> Jwks {
+        Jwks { keys: vec![self.k1.jwk().clone()] }
+    }
+}
+
+pub fn domain_of(url: &str) -> String {
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    rest.split('/').next().unwrap_or(rest).to_string()
+}
+
+pub fn router(broker: Arc<Broker>) -> Router {
+    let mut r = Router::new()
+        .route(routes::JWKS, get(signin::jwks))
+        .route(routes::SIWE_START, post(signin::start))
+        .route(routes::SIWE_VERIFY, post(signin::verify));
+    for (dc, op, path) in ALL_CLASS_OPS_ROUTES.iter().map(|(dc, op)| (*dc, *op, routes::cap_route(*dc, *op))) {
+        r = r.route(path, post(move |state, req| caps::mint(state, req, dc, op)));
+    }
+    r.with_state(broker)
+}

@@ -1,0 +1,90 @@
+//! SIWE sign-in: `start` hands out a challenge with a single-use nonce; `verify` checks the
+//! signed message (domain, chain id, expiry, signature), consumes the nonce and issues a
+//! session JWT.
+
+use super::Broker;
+use crate::http::{decode_json, json_ok, read_body, ApiFailure};
+use agentkeys_core::identity::Omni;
+use agentkeys_core::session::{SessionClaims, SESSION_TTL_SECS};
+use agentkeys_core::siwe_msg::{self, SiweChallenge, SiweExpectation};
+use agentkeys_core::time_util::now_secs;
+use agentkeys_core::wire::{SessionResponse, SiweStartRequest, SiweVerifyRequest};
+use agentkeys_core::{b64, ApiError, ErrorCode};
+use axum::extract::{Request, State};
+use axum::response::Response;
+use rand::RngCore;
+use std::sync::Arc;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+const CHALLENGE_TTL_SECS: u64 = 300;
+const SMALL_BODY: usize = 8 * 1024;
+
+pub async fn jwks(State(b): State<Arc<Broker>>) -> Response {
+    json_ok(&b.jwks())
+}
+
+fn rfc3339(secs: u64) -> Result<String, ApiFailure> {
+    OffsetDateTime::from_unix_timestamp(secs as i64)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .ok_or_else(|| ErrorCode::Internal.into())
+}
+
+pub async fn start(State(b): State<Arc<Broker>>, req: Request) -> Result<Response, ApiFailure> {
+    let body = read_body(req.into_body(), SMALL_BODY).await?;
+    let _req: SiweStartRequest = decode_json(&body)?;
+    let mut raw = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut raw);
+    // EIP-4361 nonces are alphanumeric: hex of 16 random bytes.
+    let nonce = hex::encode(raw);
+    let now = now_secs();
+    let expires = now + CHALLENGE_TTL_SECS;
+    if !b.nonces.issue(&nonce, expires, now) {
+        return Err(ApiError::new(ErrorCode::Timeout, "too many sign-ins in progress; retry shortly").into());
+    }
+    Ok(json_ok(&SiweChallenge {
+        domain: b.domain.clone(),
+        uri: b.issuer.clone(),
+        chain_id: b.chain_id,
+        nonce,
+        issued_at: rfc3339(now)?,
+        expiration_time: rfc3339(expires)?,
+    }))
+}
+
+pub async fn verify(State(b): State<Arc<Broker>>, req: Request) -> Result<Response, ApiFailure> {
+    let body = read_body(req.into_body(), SMALL_BODY).await?;
+    let req: SiweVerifyRequest = decode_json(&body)?;
+    let now = now_secs();
+    let expect = SiweExpectation { domain: &b.domain, chain_id: b.chain_id, now: OffsetDateTime::now_utc() };
+    let verified = siwe_msg::verify(&req.message, &req.signature, &expect)?;
+    if !b.nonces.consume(&verified.nonce, now) {
+        return Err(ErrorCode::SiweNonceInvalid.into());
+    }
+    // Until devices are registered on chain, a device is the first master of its own
+    // operator and acts for itself.
+    let operator = Omni::operator(&verified.address);
+    let mut jti = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut jti);
+    let claims = SessionClaims {
+        iss: b.issuer.clone(),
+        aud: b.issuer.clone(),
+        sub: verified.address,
+        opr: operator,
+        act: operator,
+        role: "master".into(),
+        iat: now,
+        exp: now + SESSION_TTL_SECS,
+        jti: b64::encode_url(&jti),
+    };
+    let session = claims.sign(&b.k1)?;
+    tracing::info!(device = %verified.address, operator = %operator, "signed in");
+    Ok(json_ok(&SessionResponse {
+        session,
+        expires_at: claims.exp,
+        device: verified.address,
+        operator,
+        actor: operator,
+    }))
+}

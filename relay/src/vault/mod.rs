@@ -1,0 +1,40 @@
+//! The vault role: verifies capability and proof of possession, then stores or releases
+//! envelopes through the object store, with an audit record durable before any response that
+//! releases data or acknowledges a write.
+
+mod audit_sink;
+mod keysource;
+mod ops;
+mod replay;
+mod request;
+
+pub use audit_sink::{audit_error as audit_sink_error, AuditSink, LocalAudit, RemoteAudit};
+pub use keysource::{KeySource, LocalKeys, RemoteKeys};
+pub use replay::ReplayCache;
+
+use crate::signer::DekSigner;
+use crate::storage::ObjectStore;
+use agentkeys_core::routes::{self, ALL_CLASS_OPS};
+use axum::routing::post;
+use axum::Router;
+use std::sync::Arc;
+
+pub struct Vault {
+    /// The broker's issuer, required in every capability's `iss`.
+    pub issuer: String,
+    pub audience: String,
+    pub keys: Arc<dyn KeySource>,
+    pub signer: Arc<dyn DekSigner>,
+    pub store: ObjectStore,
+    pub audit: Arc<dyn AuditSink>,
+    pub replay: ReplayCache,
+}
+
+pub fn router(vault: Arc<Vault>) -> Router {
+    let mut r = Router::new();
+    for (dc, op) in ALL_CLASS_OPS {
+        let path = routes::vault_route(dc, op);
+        r = r.route(path, post(move |state, req| request::handle(state, req, dc, op, path)));
+    }
+    r.with_state(vault)
+}

@@ -1,0 +1,79 @@
+//! One vault request: capability → proof of possession → replay → body → operation, each
+//! refusal with its exact code. Refusals after the capability verified are audited too, so
+//! the log shows attempts as well as successes.
+
+use super::ops;
+use super::replay::ReplayVerdict;
+use super::Vault;
+use crate::audit::AuditEvent;
+use crate::http::{bearer_token, read_body, ApiFailure};
+use agentkeys_core::cap::{verify_cap, CapClaims, CapExpectation};
+use agentkeys_core::identity::sha256;
+use agentkeys_core::names::{DataClass, Op};
+use agentkeys_core::pop::{self, POP_HEADER};
+use agentkeys_core::time_util::now_secs;
+use agentkeys_core::wire::MAX_BODY_BYTES;
+use agentkeys_core::{ApiError, ErrorCode};
+use axum::extract::{Request, State};
+use axum::response::Response;
+use std::sync::Arc;
+
+pub async fn handle(State(v): State<Arc<Vault>>, req: Request, dc: DataClass, op: Op, path: &'static str) -> Result<Response, ApiFailure> {
+    let now = now_secs();
+    let token = bearer_token(req.headers()).ok_or(ErrorCode::CapMissing)?.to_string();
+    let proof = match req.headers().get(POP_HEADER) {
+        Some(h) => Some(h.to_str().map_err(|_| ErrorCode::PopMalformed)?.to_string()),
+        None => None,
+    };
+    let claims = verify(&v, &token, dc, op, now).await?;
+    let body = read_body(req.into_body(), MAX_BODY_BYTES).await?;
+    let outcome = async {
+        let proof = proof.ok_or(ErrorCode::PopMissing)?;
+        let verified = pop::verify(&proof, &claims.jti, &claims.cnf.eth_addr, "POST", path, &body, now)?;
+        match v.replay.check_and_insert(&verified.sig, verified.ts, now) {
+            ReplayVerdict::Fresh => {}
+            ReplayVerdict::Replayed => return Err(ApiError::from_code(ErrorCode::PopReplayed)),
+            ReplayVerdict::Full => return Err(ApiError::new(ErrorCode::Timeout, "too many requests in flight; retry shortly")),
+        }
+        ops::run(&v, &claims, &body).await
+    }
+    .await;
+    match outcome {
+        Ok(done) => {
+            // Durable before the response: if the audit cannot write, nothing is released.
+            v.audit.record(event(&claims, "ok")).await?;
+            Ok(done)
+        }
+        Err(e) => {
+            if let Err(audit_err) = v.audit.record(event(&claims, e.code.as_str())).await {
+                tracing::warn!(code = %audit_err.code, "refusal could not be audited");
+            }
+            Err(e.into())
+        }
+    }
+}
+
+async fn verify(v: &Vault, token: &str, dc: DataClass, op: Op, now: u64) -> Result<CapClaims, ApiError> {
+    let expect = CapExpectation { issuer: &v.issuer, audience: &v.audience, op, data_class: dc, now };
+    let jwks = v.keys.jwks().await?;
+    match verify_cap(token, &jwks, &expect) {
+        Err(ErrorCode::CapUnknownKey) => {
+            let fresh = v.keys.refresh().await?;
+            verify_cap(token, &fresh, &expect).map_err(ApiError::from_code)
+        }
+        other => other.map_err(ApiError::from_code),
+    }
+}
+
+fn event(c: &CapClaims, outcome: &str) -> AuditEvent {
+    AuditEvent {
+        operator: c.opr.to_hex(),
+        device: c.cnf.eth_addr.to_hex(),
+        actor: c.sub.to_hex(),
+        service: c.svc.clone(),
+        op: c.op.as_str().to_string(),
+        data_class: c.dc.as_str().to_string(),
+        outcome: outcome.to_string(),
+        cap_jti_hash: hex::encode(sha256(c.jti.as_bytes())),
+    }
+}
