@@ -11,6 +11,7 @@ pub const SIWE_VERIFY: &str = "/v1/auth/siwe/verify";
 
 pub const SIGNER_WRAP: &str = "/v1/signer/wrap";
 pub const SIGNER_UNWRAP: &str = "/v1/signer/unwrap";
+pub const SIGNER_EPOCH: &str = "/v1/signer/epoch";
 pub const AUDIT_APPEND: &str = "/v1/audit/append";
 pub const AUDIT_RECORDS: &str = "/v1/audit/records";
 

@@ -207,3 +207,9 @@ pub struct InitResponse {
     /// false when the identity already existed and only sign-in happened
     pub created: bool,
 }
+
+/// Answer to `POST /v1/shutdown`: the daemon stops accepting and drains after answering.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ShutdownResponse {
+    pub stopping: bool,
+}
