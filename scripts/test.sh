@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs the whole AgentKeys test suite on a fresh Linux machine, installing what the tests need:
+# keyutils (the kernel keychain the daemon's key lives in during tests) and moto_server (an S3
+# endpoint for wire-compatibility tests). Tests run inside a fresh session keyring so they never
+# touch the user's own keychain.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+missing=()
+command -v keyctl >/dev/null 2>&1 || missing+=(keyutils)
+command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-pip)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+fi
+if ! command -v moto_server >/dev/null 2>&1; then
+  echo "installing moto_server"
+  python3 -m pip install --quiet 'moto[server]>=5.1,<6' || python3 -m pip install --quiet --break-system-packages 'moto[server]>=5.1,<6'
+fi
+
+# The end-to-end tests start the real binaries, so build them first.
+cargo build --workspace --bins --locked
+keyctl session - cargo test --workspace --locked --no-fail-fast "$@"
