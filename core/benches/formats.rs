@@ -16,16 +16,32 @@ fn benches(c: &mut Criterion) {
     let k3 = [3u8; 32];
     let dek = Dek::from_bytes([4; 32]);
     let wrapped = kek::wrap_dek(&k3, 1, DataClass::Credentials, &op, &dek);
-    let header = EnvelopeHeader { epoch: 1, wrapped_dek: wrapped.clone() };
-    let ctx = ObjectContext { data_class: DataClass::Credentials, operator: &op, actor: &op, name: "openrouter" };
+    let header = EnvelopeHeader {
+        epoch: 1,
+        wrapped_dek: wrapped.clone(),
+    };
+    let ctx = ObjectContext {
+        data_class: DataClass::Credentials,
+        operator: &op,
+        actor: &op,
+        name: "openrouter",
+    };
     let value = vec![b'x'; 64];
     let sealed = envelope::seal(&dek, &header, &ctx, &value);
-    c.bench_function("envelope_seal_64B", |b| b.iter(|| envelope::seal(&dek, &header, &ctx, black_box(&value))));
-    c.bench_function("envelope_open_64B", |b| b.iter(|| envelope::open(&dek, black_box(&sealed), &ctx)));
-    c.bench_function("kek_unwrap_dek", |b| b.iter(|| kek::unwrap_dek(&k3, 1, DataClass::Credentials, &op, black_box(&wrapped))));
+    c.bench_function("envelope_seal_64B", |b| {
+        b.iter(|| envelope::seal(&dek, &header, &ctx, black_box(&value)))
+    });
+    c.bench_function("envelope_open_64B", |b| {
+        b.iter(|| envelope::open(&dek, black_box(&sealed), &ctx))
+    });
+    c.bench_function("kek_unwrap_dek", |b| {
+        b.iter(|| kek::unwrap_dek(&k3, 1, DataClass::Credentials, &op, black_box(&wrapped)))
+    });
 
     let k1 = Es256Key::from_secret(KeyPurpose::Session, &[0x11; 32]).expect("k1");
-    let jwks = Jwks { keys: vec![k1.jwk().clone()] };
+    let jwks = Jwks {
+        keys: vec![k1.jwk().clone()],
+    };
     let claims = CapClaims {
         iss: "broker".into(),
         aud: "vault".into(),
@@ -39,18 +55,56 @@ fn benches(c: &mut Criterion) {
         iat: 1_760_000_000,
         exp: 1_760_000_300,
         jti: "AAECAwQFBgcICQoLDA0ODw".into(),
-        cnf: Confirmation { eth_addr: device.address() },
+        cnf: Confirmation {
+            eth_addr: device.address(),
+        },
     };
     let token = claims.sign(&k1).expect("sign");
-    let expect = CapExpectation { issuer: "broker", audience: "vault", op: Op::Fetch, data_class: DataClass::Credentials, now: 1_760_000_100 };
+    let expect = CapExpectation {
+        issuer: "broker",
+        audience: "vault",
+        op: Op::Fetch,
+        data_class: DataClass::Credentials,
+        now: 1_760_000_100,
+    };
     c.bench_function("cap_sign", |b| b.iter(|| claims.sign(&k1)));
-    c.bench_function("cap_verify", |b| b.iter(|| verify_cap(black_box(&token), &jwks, &expect)));
+    c.bench_function("cap_verify", |b| {
+        b.iter(|| verify_cap(black_box(&token), &jwks, &expect))
+    });
 
     let body = br#"{"name":"openrouter"}"#;
-    let header = pop::sign(&device, &claims.jti, "POST", "/v1/cred/fetch", body, 1_760_000_100);
-    c.bench_function("pop_sign", |b| b.iter(|| pop::sign(&device, &claims.jti, "POST", "/v1/cred/fetch", body, 1_760_000_100)));
+    let header = pop::sign(
+        &device,
+        &claims.jti,
+        "POST",
+        "/v1/cred/fetch",
+        body,
+        1_760_000_100,
+    );
+    c.bench_function("pop_sign", |b| {
+        b.iter(|| {
+            pop::sign(
+                &device,
+                &claims.jti,
+                "POST",
+                "/v1/cred/fetch",
+                body,
+                1_760_000_100,
+            )
+        })
+    });
     c.bench_function("pop_verify", |b| {
-        b.iter(|| pop::verify(black_box(&header), &claims.jti, &claims.cnf.eth_addr, "POST", "/v1/cred/fetch", body, 1_760_000_100))
+        b.iter(|| {
+            pop::verify(
+                black_box(&header),
+                &claims.jti,
+                &claims.cnf.eth_addr,
+                "POST",
+                "/v1/cred/fetch",
+                body,
+                1_760_000_100,
+            )
+        })
     });
 }
 

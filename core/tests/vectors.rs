@@ -5,7 +5,7 @@ use agentkeys_core::cap::{CapClaims, Confirmation};
 use agentkeys_core::device_key::DeviceKey;
 use agentkeys_core::envelope::{self, Dek, EnvelopeHeader, ObjectContext};
 use agentkeys_core::es256::{Es256Key, KeyPurpose};
-use agentkeys_core::identity::{Address, Omni};
+use agentkeys_core::identity::Omni;
 use agentkeys_core::kek;
 use agentkeys_core::names::{DataClass, Op};
 use agentkeys_core::pop;
@@ -276,6 +276,3 @@ const SIWE_MESSAGE: &str = "127.0.0.1:8787 wants you to sign in with your Ethere
 const SIWE_SIGNATURE: &str = "827c79c0da76eefb70819481d5f95a70e5d5a78fdf07b16d1dbd55ce28062ead383b5f5980dc2203554cbd261d19a047507a090dc3bd4bada3fd6c48b0bd39ac1b";
 const POP_INPUT: &str = "agentkeys-pop-v1\nAAECAwQFBgcICQoLDA0ODw\nPOST\n/v1/cred/fetch\na49e3f253c81a208e7bb816e44233bb2527feec7864f76b5300f4cfe39a2b32a\n1760000010";
 const POP_HEADER: &str = "t=1760000010,sig=0x00e8e6a361da8beb912d49f5e3031bda0ab92a85db321560441afe3a4d875fc37d63b425c505ed72178326efbfdcb5dcd3317c6c5d71cc41fc6275b04f696df11c";
-
-#[allow(dead_code)]
-fn _unused(_: Address) {}

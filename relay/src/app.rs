@@ -13,7 +13,9 @@ use crate::keys;
 use crate::s3server::{self, AllowAll, EmbeddedS3Config};
 use crate::signer::{self, DekSigner, K3Store, LocalSigner, RemoteSigner};
 use crate::storage::ObjectStore;
-use crate::vault::{self, AuditSink, KeySource, LocalAudit, LocalKeys, RemoteAudit, RemoteKeys, ReplayCache, Vault};
+use crate::vault::{
+    self, AuditSink, KeySource, LocalAudit, LocalKeys, RemoteAudit, RemoteKeys, ReplayCache, Vault,
+};
 use axum::Router;
 use rand::RngCore;
 use std::future::Future;
@@ -41,21 +43,40 @@ fn embedded_credentials(data_dir: &Path) -> Result<S3Credentials, BootFail> {
         let mut secret = [0u8; 30];
         rand::rngs::OsRng.fill_bytes(&mut id);
         rand::rngs::OsRng.fill_bytes(&mut secret);
-        Zeroizing::new(format!("AK{} {}\n", hex::encode_upper(id), hex::encode(secret)).into_bytes())
+        Zeroizing::new(
+            format!("AK{} {}\n", hex::encode_upper(id), hex::encode(secret)).into_bytes(),
+        )
     })
     .map_err(|e| fail("storage", e))?;
-    let text = std::str::from_utf8(&bytes).map_err(|_| fail("storage", format!("{} is corrupt", path.display())))?;
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| fail("storage", format!("{} is corrupt", path.display())))?;
     match text.trim().split_once(' ') {
-        Some((id, secret)) => Ok(S3Credentials { access_key_id: id.to_string(), secret_access_key: secret.to_string() }),
+        Some((id, secret)) => Ok(S3Credentials {
+            access_key_id: id.to_string(),
+            secret_access_key: secret.to_string(),
+        }),
         None => Err(fail("storage", format!("{} is corrupt", path.display()))),
     }
 }
 
-async fn start_embedded_s3(data_dir: &Path, region: &str, stop: watch::Receiver<bool>) -> Result<(String, S3Credentials), BootFail> {
+async fn start_embedded_s3(
+    data_dir: &Path,
+    region: &str,
+    stop: watch::Receiver<bool>,
+) -> Result<(String, S3Credentials), BootFail> {
     let creds = embedded_credentials(data_dir)?;
-    let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| fail("storage", format!("cannot bind the embedded S3 server: {e}")))?;
+    let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| {
+        fail(
+            "storage",
+            format!("cannot bind the embedded S3 server: {e}"),
+        )
+    })?;
     let addr = listener.local_addr().map_err(|e| fail("storage", e))?;
-    let mut cfg = EmbeddedS3Config::new(data_dir.join(S3_ROOT), creds.access_key_id.clone(), creds.secret_access_key.clone());
+    let mut cfg = EmbeddedS3Config::new(
+        data_dir.join(S3_ROOT),
+        creds.access_key_id.clone(),
+        creds.secret_access_key.clone(),
+    );
     cfg.region = region.to_string();
     let mut stop = stop;
     tokio::spawn(async move {
@@ -75,10 +96,17 @@ pub async fn run(config: RelayConfig, shutdown: impl Future<Output = ()>) -> Res
         Some(p) => Some(InternalToken::load(p).map_err(|e| fail("internal_token_file", e))?),
         None => None,
     };
-    let client = |setting: &str, url: &str| InternalClient::new(url, token.clone()).map_err(|e| fail(setting, e));
-    let listener = TcpListener::bind(config.listen).await.map_err(|e| fail("listen", format!("cannot bind {}: {e}", config.listen)))?;
+    let client = |setting: &str, url: &str| {
+        InternalClient::new(url, token.clone()).map_err(|e| fail(setting, e))
+    };
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| fail("listen", format!("cannot bind {}: {e}", config.listen)))?;
     let bound = listener.local_addr().map_err(|e| fail("listen", e))?;
-    let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{bound}"));
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{bound}"));
     let (stop_tx, stop_rx) = watch::channel(false);
 
     let signer: Option<Arc<dyn DekSigner>> = if config.runs(Role::Signer) {
@@ -101,7 +129,12 @@ pub async fn run(config: RelayConfig, shutdown: impl Future<Output = ()>) -> Res
     };
 
     let broker = if config.runs(Role::Broker) {
-        let signer = signer.clone().ok_or_else(|| fail("signer_url", "the broker needs the signer (for the key epoch)"))?;
+        let signer = signer.clone().ok_or_else(|| {
+            fail(
+                "signer_url",
+                "the broker needs the signer (for the key epoch)",
+            )
+        })?;
         Some(Arc::new(Broker {
             issuer: public_url.clone(),
             domain: broker::domain_of(&public_url),
@@ -115,12 +148,17 @@ pub async fn run(config: RelayConfig, shutdown: impl Future<Output = ()>) -> Res
         None
     };
 
-    let mut deps = Dependencies { signer: signer.clone(), ..Default::default() };
+    let mut deps = Dependencies {
+        signer: signer.clone(),
+        ..Default::default()
+    };
     let mut app = Router::new();
     if config.runs(Role::Vault) {
         let (endpoint, creds) = match config.storage.mode {
             StorageMode::Embedded => {
-                let (url, creds) = start_embedded_s3(&config.data_dir, &config.storage.region, stop_rx.clone()).await?;
+                let (url, creds) =
+                    start_embedded_s3(&config.data_dir, &config.storage.region, stop_rx.clone())
+                        .await?;
                 (Some(url), Some(creds))
             }
             StorageMode::S3 => (None, None),
@@ -137,14 +175,29 @@ pub async fn run(config: RelayConfig, shutdown: impl Future<Output = ()>) -> Res
         let audit: Arc<dyn AuditSink> = match (&audit_log, &config.audit_url) {
             (Some(log), _) => Arc::new(LocalAudit(log.clone())),
             (None, Some(url)) => Arc::new(RemoteAudit(client("audit_url", url)?)),
-            (None, None) => return Err(fail("audit_url", "the vault needs the audit role or its URL")),
+            (None, None) => {
+                return Err(fail(
+                    "audit_url",
+                    "the vault needs the audit role or its URL",
+                ))
+            }
         };
         let (keys, issuer): (Arc<dyn KeySource>, String) = match (&broker, &config.broker_url) {
             (Some(b), _) => (Arc::new(LocalKeys(b.jwks())), b.issuer.clone()),
-            (None, Some(url)) => (Arc::new(RemoteKeys::new(client("broker_url", url)?)), url.clone()),
-            (None, None) => return Err(fail("broker_url", "the vault needs the broker role or its URL")),
+            (None, Some(url)) => (
+                Arc::new(RemoteKeys::new(client("broker_url", url)?)),
+                url.clone(),
+            ),
+            (None, None) => {
+                return Err(fail(
+                    "broker_url",
+                    "the vault needs the broker role or its URL",
+                ))
+            }
         };
-        let signer = signer.clone().ok_or_else(|| fail("signer_url", "the vault needs the signer role or its URL"))?;
+        let signer = signer
+            .clone()
+            .ok_or_else(|| fail("signer_url", "the vault needs the signer role or its URL"))?;
         deps.storage = Some(store.clone());
         deps.audit = Some(audit.clone());
         let v = Vault {
@@ -167,7 +220,11 @@ pub async fn run(config: RelayConfig, shutdown: impl Future<Output = ()>) -> Res
     // never touches the network.
     let split = config.roles.len() < Role::ALL.len();
     if split {
-        let auth = InternalAuth::new(token.clone().ok_or_else(|| fail("internal_token_file", "required when roles run apart"))?);
+        let auth = InternalAuth::new(
+            token
+                .clone()
+                .ok_or_else(|| fail("internal_token_file", "required when roles run apart"))?,
+        );
         if config.runs(Role::Signer) {
             if let Some(s) = &signer {
                 app = app.merge(signer::router(s.clone(), auth.clone()));
@@ -183,7 +240,11 @@ pub async fn run(config: RelayConfig, shutdown: impl Future<Output = ()>) -> Res
             .method_not_allowed_fallback(method_not_allowed),
     );
 
-    keys::write_secret_file(&config.data_dir.join(ADDR_FILE), format!("{bound}\n").as_bytes()).map_err(|e| fail("data_dir", e))?;
+    keys::write_secret_file(
+        &config.data_dir.join(ADDR_FILE),
+        format!("{bound}\n").as_bytes(),
+    )
+    .map_err(|e| fail("data_dir", e))?;
     tracing::info!(address = %bound, roles = ?config.roles, storage = ?config.storage.mode, "relay listening");
     serve(listener, app, shutdown).await;
     let _ = stop_tx.send(true);

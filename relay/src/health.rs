@@ -22,13 +22,20 @@ pub struct Dependencies {
 
 pub fn router(deps: Dependencies) -> Router {
     Router::new()
-        .route(routes::HEALTHZ, get(|| async { json_ok(&serde_json::json!({"status": "ok"})) }))
+        .route(
+            routes::HEALTHZ,
+            get(|| async { json_ok(&serde_json::json!({"status": "ok"})) }),
+        )
         .route(routes::READYZ, get(readyz))
         .with_state(deps)
 }
 
 fn check(name: &str, reason: Option<String>) -> ReadyCheck {
-    ReadyCheck { name: name.to_string(), ok: reason.is_none(), reason }
+    ReadyCheck {
+        name: name.to_string(),
+        ok: reason.is_none(),
+        reason,
+    }
 }
 
 async fn readyz(State(d): State<Dependencies>) -> Response {
@@ -43,6 +50,10 @@ async fn readyz(State(d): State<Dependencies>) -> Response {
         checks.push(check("audit", a.not_ready_reason().await));
     }
     let ready = checks.iter().all(|c| c.ok);
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, Json(ReadyResponse { ready, checks })).into_response()
 }

@@ -31,10 +31,14 @@ impl InternalToken {
         let bytes = keys::read_secret_file(path)
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("{} does not exist", path.display()))?;
-        let text = std::str::from_utf8(&bytes).map_err(|_| format!("{} is not UTF-8", path.display()))?;
+        let text =
+            std::str::from_utf8(&bytes).map_err(|_| format!("{} is not UTF-8", path.display()))?;
         let token = text.trim();
         if token.len() < 32 {
-            return Err(format!("{}: the token must be at least 32 characters", path.display()));
+            return Err(format!(
+                "{}: the token must be at least 32 characters",
+                path.display()
+            ));
         }
         Ok(InternalToken(Arc::new(Zeroizing::new(token.to_string()))))
     }
@@ -51,7 +55,10 @@ impl InternalAuth {
     }
 
     pub fn check(&self, headers: &HeaderMap) -> Result<(), ApiFailure> {
-        let presented = headers.get(TOKEN_HEADER).map(|v| v.as_bytes()).unwrap_or(b"");
+        let presented = headers
+            .get(TOKEN_HEADER)
+            .map(|v| v.as_bytes())
+            .unwrap_or(b"");
         let expected = self.token.0.as_bytes();
         if presented.len() == expected.len() && bool::from(presented.ct_eq(expected)) {
             Ok(())
@@ -75,7 +82,11 @@ impl InternalClient {
             .timeout(Duration::from_secs(15))
             .build()
             .map_err(|e| e.to_string())?;
-        Ok(InternalClient { http, base: base.trim_end_matches('/').to_string(), token })
+        Ok(InternalClient {
+            http,
+            base: base.trim_end_matches('/').to_string(),
+            token,
+        })
     }
 
     pub fn base_url(&self) -> &str {
@@ -87,38 +98,72 @@ impl InternalClient {
         self.send(req).await
     }
 
-    pub async fn post<B: Serialize, R: DeserializeOwned>(&self, path: &str, body: &B) -> Result<R, ApiError> {
+    pub async fn post<B: Serialize, R: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<R, ApiError> {
         let req = self.http.post(format!("{}{path}", self.base)).json(body);
         self.send(req).await
     }
 
-    async fn send<R: DeserializeOwned>(&self, mut req: reqwest::RequestBuilder) -> Result<R, ApiError> {
+    async fn send<R: DeserializeOwned>(
+        &self,
+        mut req: reqwest::RequestBuilder,
+    ) -> Result<R, ApiError> {
         if let Some(t) = &self.token {
             req = req.header(TOKEN_HEADER, t.0.as_str());
         }
         let resp = req.send().await.map_err(|e| {
             ApiError::new(
                 ErrorCode::RelayUnreachable,
-                format!("{} unreachable: {}", self.base, if e.is_timeout() { "timed out" } else { "connection failed" }),
+                format!(
+                    "{} unreachable: {}",
+                    self.base,
+                    if e.is_timeout() {
+                        "timed out"
+                    } else {
+                        "connection failed"
+                    }
+                ),
             )
         })?;
         let status = resp.status();
-        if resp.content_length().is_some_and(|l| l as usize > MAX_BODY_BYTES) {
-            return Err(ApiError::new(ErrorCode::RelayProtocol, "response too large"));
+        if resp
+            .content_length()
+            .is_some_and(|l| l as usize > MAX_BODY_BYTES)
+        {
+            return Err(ApiError::new(
+                ErrorCode::RelayProtocol,
+                "response too large",
+            ));
         }
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|_| ApiError::new(ErrorCode::RelayUnreachable, format!("{}: response interrupted", self.base)))?;
+        let bytes = resp.bytes().await.map_err(|_| {
+            ApiError::new(
+                ErrorCode::RelayUnreachable,
+                format!("{}: response interrupted", self.base),
+            )
+        })?;
         if bytes.len() > MAX_BODY_BYTES {
-            return Err(ApiError::new(ErrorCode::RelayProtocol, "response too large"));
+            return Err(ApiError::new(
+                ErrorCode::RelayProtocol,
+                "response too large",
+            ));
         }
         if status.is_success() {
-            serde_json::from_slice(&bytes).map_err(|_| ApiError::new(ErrorCode::RelayProtocol, format!("{}: unexpected response", self.base)))
+            serde_json::from_slice(&bytes).map_err(|_| {
+                ApiError::new(
+                    ErrorCode::RelayProtocol,
+                    format!("{}: unexpected response", self.base),
+                )
+            })
         } else {
             match serde_json::from_slice::<ErrorBody>(&bytes) {
                 Ok(body) => Err(body.into_api_error()),
-                Err(_) => Err(ApiError::new(ErrorCode::RelayProtocol, format!("{} answered HTTP {status}", self.base))),
+                Err(_) => Err(ApiError::new(
+                    ErrorCode::RelayProtocol,
+                    format!("{} answered HTTP {status}", self.base),
+                )),
             }
         }
     }

@@ -6,7 +6,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "agentkeys-relay", version, about = "AgentKeys relay: broker, signer, vault and audit roles")]
+#[command(
+    name = "agentkeys-relay",
+    version,
+    about = "AgentKeys relay: broker, signer, vault and audit roles"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -52,7 +56,9 @@ async fn shutdown_signal() {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
@@ -63,8 +69,17 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Command::Serve { config: file, listen, data_dir, roles } => {
-            let overrides = config::Overrides { listen, data_dir, roles };
+        Command::Serve {
+            config: file,
+            listen,
+            data_dir,
+            roles,
+        } => {
+            let overrides = config::Overrides {
+                listen,
+                data_dir,
+                roles,
+            };
             let cfg = match config::load(file.as_deref(), &overrides) {
                 Ok(c) => c,
                 Err(e) => {
@@ -72,7 +87,10 @@ fn main() -> ExitCode {
                     return ExitCode::from(78);
                 }
             };
-            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(r) => r,
                 Err(e) => {
                     eprintln!("BOOT_FAIL: runtime: {e}");

@@ -10,7 +10,10 @@ pub struct Managed {
 
 impl Managed {
     pub fn new(name: &str, child: Child) -> Managed {
-        Managed { name: name.to_string(), child: Some(child) }
+        Managed {
+            name: name.to_string(),
+            child: Some(child),
+        }
     }
 
     pub fn pid(&self) -> u32 {
@@ -34,7 +37,10 @@ impl Managed {
     /// SIGTERM, wait up to `grace`, then SIGKILL. Returns the exit status code if it exited.
     pub fn stop(&mut self, grace: Duration) -> Option<i32> {
         let mut c = self.child.take()?;
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(c.id() as i32), nix::sys::signal::Signal::SIGTERM);
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(c.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
         let deadline = Instant::now() + grace;
         while Instant::now() < deadline {
             if let Ok(Some(status)) = c.try_wait() {

@@ -15,7 +15,11 @@ pub struct RelayProc {
 
 fn spawn(data_dir: &Path, env: &[(String, String)], log: &Path, listen: &str) -> Managed {
     let _ = std::fs::remove_file(data_dir.join("relay.addr"));
-    let out = std::fs::OpenOptions::new().create(true).append(true).open(log).expect("log file");
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("log file");
     let err = out.try_clone().expect("log file");
     let mut cmd = Command::new(crate::bin("agentkeys-relay"));
     cmd.args(["serve", "--listen", listen, "--data-dir"])
@@ -32,17 +36,29 @@ fn spawn(data_dir: &Path, env: &[(String, String)], log: &Path, listen: &str) ->
 
 fn wait_ready(data_dir: &Path, proc: &mut Managed, log: &Path) -> String {
     let addr_file = data_dir.join("relay.addr");
-    let ok = wait_until(Duration::from_secs(30), || addr_file.exists() || !proc.is_running());
+    let ok = wait_until(Duration::from_secs(30), || {
+        addr_file.exists() || !proc.is_running()
+    });
     let log_text = || std::fs::read_to_string(log).unwrap_or_default();
-    assert!(ok && addr_file.exists(), "relay did not start:\n{}", log_text());
-    let addr = std::fs::read_to_string(&addr_file).expect("addr").trim().to_string();
+    assert!(
+        ok && addr_file.exists(),
+        "relay did not start:\n{}",
+        log_text()
+    );
+    let addr = std::fs::read_to_string(&addr_file)
+        .expect("addr")
+        .trim()
+        .to_string();
     format!("http://{addr}")
 }
 
 impl RelayProc {
     /// Starts a relay with all roles; `env` adds AGENTKEYS_* settings (e.g. S3 mode).
     pub fn start(data_dir: &Path, env: &[(&str, &str)]) -> RelayProc {
-        let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         std::fs::create_dir_all(data_dir).expect("data dir");
         let log = data_dir.parent().unwrap_or(data_dir).join(format!(
             "relay-{}.log",
@@ -50,7 +66,13 @@ impl RelayProc {
         ));
         let mut proc = spawn(data_dir, &env, &log, "127.0.0.1:0");
         let url = wait_ready(data_dir, &mut proc, &log);
-        RelayProc { data_dir: data_dir.to_path_buf(), url, proc, env, log }
+        RelayProc {
+            data_dir: data_dir.to_path_buf(),
+            url,
+            proc,
+            env,
+            log,
+        }
     }
 
     /// Starts again on the same data directory and the same port.

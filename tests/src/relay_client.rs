@@ -5,11 +5,11 @@ use agentkeys_core::cap::peek_claims;
 use agentkeys_core::device_key::DeviceKey;
 use agentkeys_core::identity::Omni;
 use agentkeys_core::names::{DataClass, Op};
+use agentkeys_core::pop;
 use agentkeys_core::routes;
 use agentkeys_core::siwe_msg::{self, SiweChallenge};
 use agentkeys_core::time_util::now_secs;
 use agentkeys_core::wire::{CapRequest, NameRequest, PutRequest, SecretValue, SessionResponse};
-use agentkeys_core::pop;
 use serde_json::Value;
 
 pub struct RelayClient {
@@ -29,13 +29,19 @@ pub enum Pop<'a> {
 }
 
 pub fn code(v: &Value) -> String {
-    v["error"]["code"].as_str().unwrap_or("<no error code>").to_string()
+    v["error"]["code"]
+        .as_str()
+        .unwrap_or("<no error code>")
+        .to_string()
 }
 
 impl RelayClient {
     pub fn new(url: &str) -> RelayClient {
         RelayClient {
-            http: reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build().expect("client"),
+            http: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(30))
+                .build()
+                .expect("client"),
             url: url.to_string(),
             key: DeviceKey::generate(),
             session: None,
@@ -46,27 +52,47 @@ impl RelayClient {
         Omni::operator(&self.key.address())
     }
 
-    pub async fn post_raw(&self, path: &str, headers: &[(&str, String)], body: Vec<u8>) -> (u16, Value) {
-        let mut req = self.http.post(format!("{}{path}", self.url)).header("content-type", "application/json").body(body);
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .header("content-type", "application/json")
+            .body(body);
         for (k, v) in headers {
             req = req.header(*k, v);
         }
         // Status 0 stands for "no HTTP answer" (connection refused or reset).
-        let Ok(resp) = req.send().await else { return (0, Value::Null) };
+        let Ok(resp) = req.send().await else {
+            return (0, Value::Null);
+        };
         let status = resp.status().as_u16();
-        let Ok(bytes) = resp.bytes().await else { return (0, Value::Null) };
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+        let Ok(bytes) = resp.bytes().await else {
+            return (0, Value::Null);
+        };
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
     }
 
     pub async fn challenge(&self) -> SiweChallenge {
-        let body = serde_json::json!({ "address": self.key.address() }).to_string().into_bytes();
+        let body = serde_json::json!({ "address": self.key.address() })
+            .to_string()
+            .into_bytes();
         let (status, v) = self.post_raw(routes::SIWE_START, &[], body).await;
         assert_eq!(status, 200, "{v}");
         serde_json::from_value(v).expect("challenge")
     }
 
     pub async fn verify(&self, message: &str, signature: &str) -> (u16, Value) {
-        let body = serde_json::json!({ "message": message, "signature": signature }).to_string().into_bytes();
+        let body = serde_json::json!({ "message": message, "signature": signature })
+            .to_string()
+            .into_bytes();
         self.post_raw(routes::SIWE_VERIFY, &[], body).await
     }
 
@@ -81,19 +107,46 @@ impl RelayClient {
         s
     }
 
-    pub async fn cap_request(&self, dc: DataClass, op: Op, req: &CapRequest, session: Option<&str>) -> (u16, Value) {
-        let headers: Vec<(&str, String)> = session.map(|s| ("authorization", format!("Bearer {s}"))).into_iter().collect();
-        self.post_raw(routes::cap_route(dc, op), &headers, serde_json::to_vec(req).expect("json")).await
+    pub async fn cap_request(
+        &self,
+        dc: DataClass,
+        op: Op,
+        req: &CapRequest,
+        session: Option<&str>,
+    ) -> (u16, Value) {
+        let headers: Vec<(&str, String)> = session
+            .map(|s| ("authorization", format!("Bearer {s}")))
+            .into_iter()
+            .collect();
+        self.post_raw(
+            routes::cap_route(dc, op),
+            &headers,
+            serde_json::to_vec(req).expect("json"),
+        )
+        .await
     }
 
     pub async fn cap(&self, dc: DataClass, op: Op, service: &str) -> String {
-        let req = CapRequest { operator: self.operator(), actor: self.operator(), service: service.to_string(), ttl_secs: None };
-        let (status, v) = self.cap_request(dc, op, &req, self.session.as_deref()).await;
+        let req = CapRequest {
+            operator: self.operator(),
+            actor: self.operator(),
+            service: service.to_string(),
+            ttl_secs: None,
+        };
+        let (status, v) = self
+            .cap_request(dc, op, &req, self.session.as_deref())
+            .await;
         assert_eq!(status, 200, "{v}");
         v["cap"].as_str().expect("cap").to_string()
     }
 
-    pub async fn vault_on(&self, path: &str, cap: Option<&str>, body: Vec<u8>, proof: Pop<'_>) -> (u16, Value) {
+    pub async fn vault_on(
+        &self,
+        path: &str,
+        cap: Option<&str>,
+        body: Vec<u8>,
+        proof: Pop<'_>,
+    ) -> (u16, Value) {
         let mut headers = Vec::new();
         if let Some(c) = cap {
             headers.push(("authorization", format!("Bearer {c}")));
@@ -113,29 +166,58 @@ impl RelayClient {
         self.post_raw(path, &headers, body).await
     }
 
-    pub async fn vault(&self, dc: DataClass, op: Op, cap: Option<&str>, body: Vec<u8>, proof: Pop<'_>) -> (u16, Value) {
-        self.vault_on(routes::vault_route(dc, op), cap, body, proof).await
+    pub async fn vault(
+        &self,
+        dc: DataClass,
+        op: Op,
+        cap: Option<&str>,
+        body: Vec<u8>,
+        proof: Pop<'_>,
+    ) -> (u16, Value) {
+        self.vault_on(routes::vault_route(dc, op), cap, body, proof)
+            .await
     }
 
     pub async fn store(&self, dc: DataClass, name: &str, value: &[u8]) -> (u16, Value) {
         let cap = self.cap(dc, Op::Store, name).await;
-        let body = serde_json::to_vec(&PutRequest { name: name.into(), value: SecretValue::from_bytes(value) }).expect("json");
-        self.vault(dc, Op::Store, Some(&cap), body, Pop::Valid).await
+        let body = serde_json::to_vec(&PutRequest {
+            name: name.into(),
+            value: SecretValue::from_bytes(value),
+        })
+        .expect("json");
+        self.vault(dc, Op::Store, Some(&cap), body, Pop::Valid)
+            .await
     }
 
     /// Store that reports any failure (including minting) as a status instead of panicking.
     pub async fn try_store(&self, dc: DataClass, name: &str, value: &[u8]) -> u16 {
-        let req = CapRequest { operator: self.operator(), actor: self.operator(), service: name.to_string(), ttl_secs: None };
-        let (status, v) = self.cap_request(dc, Op::Store, &req, self.session.as_deref()).await;
-        let Some(cap) = v["cap"].as_str().filter(|_| status == 200) else { return status };
-        let body = serde_json::to_vec(&PutRequest { name: name.into(), value: SecretValue::from_bytes(value) }).expect("json");
-        self.vault(dc, Op::Store, Some(cap), body, Pop::Valid).await.0
+        let req = CapRequest {
+            operator: self.operator(),
+            actor: self.operator(),
+            service: name.to_string(),
+            ttl_secs: None,
+        };
+        let (status, v) = self
+            .cap_request(dc, Op::Store, &req, self.session.as_deref())
+            .await;
+        let Some(cap) = v["cap"].as_str().filter(|_| status == 200) else {
+            return status;
+        };
+        let body = serde_json::to_vec(&PutRequest {
+            name: name.into(),
+            value: SecretValue::from_bytes(value),
+        })
+        .expect("json");
+        self.vault(dc, Op::Store, Some(cap), body, Pop::Valid)
+            .await
+            .0
     }
 
     pub async fn fetch(&self, dc: DataClass, name: &str) -> (u16, Value) {
         let cap = self.cap(dc, Op::Fetch, name).await;
         let body = serde_json::to_vec(&NameRequest { name: name.into() }).expect("json");
-        self.vault(dc, Op::Fetch, Some(&cap), body, Pop::Valid).await
+        self.vault(dc, Op::Fetch, Some(&cap), body, Pop::Valid)
+            .await
     }
 
     /// The fetched value decoded, or panics with the error.

@@ -11,7 +11,12 @@ pub struct Stack {
 
 impl Stack {
     pub fn new() -> Stack {
-        Stack { home: tempfile::Builder::new().prefix("ak").tempdir_in("/tmp").expect("tempdir") }
+        Stack {
+            home: tempfile::Builder::new()
+                .prefix("ak")
+                .tempdir_in("/tmp")
+                .expect("tempdir"),
+        }
     }
 
     pub fn home(&self) -> &Path {

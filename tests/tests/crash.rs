@@ -23,7 +23,12 @@ async fn acknowledged_stores_survive_kill_9() {
             for i in 0..400 {
                 let name = format!("svc-{w}-{i}");
                 let value = format!("value-{w}-{i}");
-                match tokio::time::timeout(std::time::Duration::from_secs(5), c.try_store(DataClass::Credentials, &name, value.as_bytes())).await {
+                match tokio::time::timeout(
+                    std::time::Duration::from_secs(5),
+                    c.try_store(DataClass::Credentials, &name, value.as_bytes()),
+                )
+                .await
+                {
                     Ok(200) => acked.push((name, value)),
                     _ => break,
                 }
@@ -37,15 +42,27 @@ async fn acknowledged_stores_survive_kill_9() {
     for t in tasks {
         acked.extend(t.await.unwrap_or_default());
     }
-    assert!(acked.len() > 10, "too few stores before the crash: {}", acked.len());
+    assert!(
+        acked.len() > 10,
+        "too few stores before the crash: {}",
+        acked.len()
+    );
 
     relay.crash_and_restart();
     // Same port and the same broker key after restart, so the same client and session work.
     for (name, value) in &acked {
-        assert_eq!(client.fetch_value(DataClass::Credentials, name).await, value.as_bytes(), "{name} lost after kill -9");
+        assert_eq!(
+            client.fetch_value(DataClass::Credentials, name).await,
+            value.as_bytes(),
+            "{name} lost after kill -9"
+        );
     }
     let log = agentkeys_relay_audit_ok(&relay.data_dir);
-    assert!(log >= acked.len() as u64, "audit has {log} records for {} acknowledged stores", acked.len());
+    assert!(
+        log >= acked.len() as u64,
+        "audit has {log} records for {} acknowledged stores",
+        acked.len()
+    );
 }
 
 /// Counts audit records with outcome ok, read-only from the SQLite file.
@@ -55,6 +72,10 @@ fn agentkeys_relay_audit_ok(data_dir: &std::path::Path) -> u64 {
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
     )
     .expect("audit db");
-    conn.query_row("SELECT count(*) FROM audit_log WHERE outcome = 'ok' AND op = 'store'", [], |r| r.get::<_, i64>(0))
-        .expect("count") as u64
+    conn.query_row(
+        "SELECT count(*) FROM audit_log WHERE outcome = 'ok' AND op = 'store'",
+        [],
+        |r| r.get::<_, i64>(0),
+    )
+    .expect("count") as u64
 }

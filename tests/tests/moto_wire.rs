@@ -29,12 +29,24 @@ fn start(dir: &std::path::Path, moto: &Moto) -> RelayProc {
 }
 
 async fn get(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Vec<u8> {
-    let o = s3.get_object().bucket(bucket).key(key).send().await.expect("object exists in moto");
+    let o = s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .expect("object exists in moto");
     o.body.collect().await.unwrap().into_bytes().to_vec()
 }
 
 async fn put(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, bytes: Vec<u8>) {
-    s3.put_object().bucket(bucket).key(key).body(ByteStream::from(bytes)).send().await.expect("put to moto");
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(ByteStream::from(bytes))
+        .send()
+        .await
+        .expect("put to moto");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -46,12 +58,22 @@ async fn vault_roundtrip_on_moto() {
     c.sign_in().await;
     let s3 = moto.s3().await;
 
-    let (s, v) = c.store(DataClass::Credentials, "openrouter", b"sk-test").await;
+    let (s, v) = c
+        .store(DataClass::Credentials, "openrouter", b"sk-test")
+        .await;
     assert_eq!(s, 200, "{v}");
-    let (s, v) = c.store(DataClass::Memory, "notes", b"remember the milk").await;
+    let (s, v) = c
+        .store(DataClass::Memory, "notes", b"remember the milk")
+        .await;
     assert_eq!(s, 200, "{v}");
-    assert_eq!(c.fetch_value(DataClass::Credentials, "openrouter").await, b"sk-test");
-    assert_eq!(c.fetch_value(DataClass::Memory, "notes").await, b"remember the milk");
+    assert_eq!(
+        c.fetch_value(DataClass::Credentials, "openrouter").await,
+        b"sk-test"
+    );
+    assert_eq!(
+        c.fetch_value(DataClass::Memory, "notes").await,
+        b"remember the milk"
+    );
 
     // Layout of ARCHITECTURE §4, one bucket per class, ciphertext only.
     let key = object_key(DataClass::Credentials, &c.operator(), "openrouter");
@@ -61,15 +83,39 @@ async fn vault_roundtrip_on_moto() {
     assert!(!stored.windows(7).any(|w| w == b"sk-test"));
     let mem_key = object_key(DataClass::Memory, &c.operator(), "notes");
     let _ = get(&s3, MEM_BUCKET, &mem_key).await;
-    assert!(s3.head_object().bucket(CRED_BUCKET).key(&mem_key).send().await.is_err());
+    assert!(s3
+        .head_object()
+        .bucket(CRED_BUCKET)
+        .key(&mem_key)
+        .send()
+        .await
+        .is_err());
 
     // List and teardown.
     let cap = c.cap(DataClass::Credentials, Op::List, "*").await;
-    let (s, v) = c.vault(DataClass::Credentials, Op::List, Some(&cap), serde_json::to_vec(&ListRequest {}).unwrap(), Pop::Valid).await;
+    let (s, v) = c
+        .vault(
+            DataClass::Credentials,
+            Op::List,
+            Some(&cap),
+            serde_json::to_vec(&ListRequest {}).unwrap(),
+            Pop::Valid,
+        )
+        .await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["names"], serde_json::json!(["openrouter"]));
-    let cap = c.cap(DataClass::Credentials, Op::Teardown, "openrouter").await;
-    let (s, v) = c.vault(DataClass::Credentials, Op::Teardown, Some(&cap), br#"{"name":"openrouter"}"#.to_vec(), Pop::Valid).await;
+    let cap = c
+        .cap(DataClass::Credentials, Op::Teardown, "openrouter")
+        .await;
+    let (s, v) = c
+        .vault(
+            DataClass::Credentials,
+            Op::Teardown,
+            Some(&cap),
+            br#"{"name":"openrouter"}"#.to_vec(),
+            Pop::Valid,
+        )
+        .await;
     assert_eq!((s, v["deleted"].as_bool()), (200, Some(true)), "{v}");
     let (s, v) = c.fetch(DataClass::Credentials, "openrouter").await;
     assert_eq!((s, code(&v).as_str()), (404, "secret_not_found"));
@@ -86,8 +132,19 @@ async fn tampered_or_moved_objects_fail_to_read() {
     bob.sign_in().await;
     let s3 = moto.s3().await;
 
-    assert_eq!(alice.store(DataClass::Credentials, "openrouter", b"sk-alice-secret").await.0, 200);
-    assert_eq!(bob.store(DataClass::Credentials, "anthropic", b"sk-bob-secret").await.0, 200);
+    assert_eq!(
+        alice
+            .store(DataClass::Credentials, "openrouter", b"sk-alice-secret")
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        bob.store(DataClass::Credentials, "anthropic", b"sk-bob-secret")
+            .await
+            .0,
+        200
+    );
     let key = object_key(DataClass::Credentials, &alice.operator(), "openrouter");
     let original = get(&s3, CRED_BUCKET, &key).await;
 
@@ -97,15 +154,33 @@ async fn tampered_or_moved_objects_fail_to_read() {
         bad[i] ^= 0x01;
         put(&s3, CRED_BUCKET, &key, bad).await;
         let (s, v) = alice.fetch(DataClass::Credentials, "openrouter").await;
-        assert_eq!((s, code(&v).as_str()), (500, "object_integrity_failed"), "flip at byte {i}: {v}");
-        assert!(v["error"]["message"].as_str().unwrap().contains("openrouter"));
+        assert_eq!(
+            (s, code(&v).as_str()),
+            (500, "object_integrity_failed"),
+            "flip at byte {i}: {v}"
+        );
+        assert!(v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("openrouter"));
     }
     // Truncated.
-    put(&s3, CRED_BUCKET, &key, original[..original.len() - 1].to_vec()).await;
+    put(
+        &s3,
+        CRED_BUCKET,
+        &key,
+        original[..original.len() - 1].to_vec(),
+    )
+    .await;
     let (s, v) = alice.fetch(DataClass::Credentials, "openrouter").await;
     assert_eq!((s, code(&v).as_str()), (500, "object_integrity_failed"));
     put(&s3, CRED_BUCKET, &key, original.clone()).await;
-    assert_eq!(alice.fetch_value(DataClass::Credentials, "openrouter").await, b"sk-alice-secret");
+    assert_eq!(
+        alice
+            .fetch_value(DataClass::Credentials, "openrouter")
+            .await,
+        b"sk-alice-secret"
+    );
 
     // Copied to another service of the same actor.
     let other_service = object_key(DataClass::Credentials, &alice.operator(), "anthropic");

@@ -17,10 +17,20 @@ fn bad_configuration_is_one_boot_fail_line() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(78));
-    assert_eq!(String::from_utf8_lossy(&out.stderr).trim(), "BOOT_FAIL: listen: 'not-an-address' is not an IP:port address");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "BOOT_FAIL: listen: 'not-an-address' is not an IP:port address"
+    );
 
     let out = Command::new(agentkeys_tests::bin("agentkeys-relay"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--roles", "vault", "--data-dir"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--roles",
+            "vault",
+            "--data-dir",
+        ])
         .arg(dir.path())
         .output()
         .unwrap();
@@ -48,19 +58,38 @@ async fn readyz_names_the_dependency_that_is_down_and_sigterm_drains() {
     assert_eq!(resp.status().as_u16(), 503);
     let v: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(v["ready"], false);
-    let storage = v["checks"].as_array().unwrap().iter().find(|c| c["name"] == "storage").unwrap().clone();
+    let storage = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "storage")
+        .unwrap()
+        .clone();
     assert_eq!(storage["ok"], false);
-    assert!(storage["reason"].as_str().unwrap().contains("unreachable"), "{v}");
-    let health = reqwest::get(format!("{}/healthz", relay.url)).await.unwrap();
+    assert!(
+        storage["reason"].as_str().unwrap().contains("unreachable"),
+        "{v}"
+    );
+    let health = reqwest::get(format!("{}/healthz", relay.url))
+        .await
+        .unwrap();
     assert_eq!(health.status().as_u16(), 200);
 
     // A store while storage is down is refused with 503, not hung and not acknowledged.
     let mut c = RelayClient::new(&relay.url);
     c.sign_in().await;
     let (s, v) = c.store(DataClass::Credentials, "openrouter", b"sk").await;
-    assert_eq!((s, agentkeys_tests::relay_client::code(&v).as_str()), (503, "storage_unavailable"));
+    assert_eq!(
+        (s, agentkeys_tests::relay_client::code(&v).as_str()),
+        (503, "storage_unavailable")
+    );
 
-    assert_eq!(relay.proc.stop(Duration::from_secs(20)), Some(0), "SIGTERM must end the relay cleanly:\n{}", relay.log());
+    assert_eq!(
+        relay.proc.stop(Duration::from_secs(20)),
+        Some(0),
+        "SIGTERM must end the relay cleanly:\n{}",
+        relay.log()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -73,11 +102,18 @@ async fn roles_in_separate_processes() {
 
     let signer_audit = RelayProc::start(
         &dir.path().join("signer"),
-        &[("AGENTKEYS_ROLES", "signer,audit"), ("AGENTKEYS_INTERNAL_TOKEN_FILE", &token)],
+        &[
+            ("AGENTKEYS_ROLES", "signer,audit"),
+            ("AGENTKEYS_INTERNAL_TOKEN_FILE", &token),
+        ],
     );
     let broker = RelayProc::start(
         &dir.path().join("broker"),
-        &[("AGENTKEYS_ROLES", "broker"), ("AGENTKEYS_SIGNER_URL", &signer_audit.url), ("AGENTKEYS_INTERNAL_TOKEN_FILE", &token)],
+        &[
+            ("AGENTKEYS_ROLES", "broker"),
+            ("AGENTKEYS_SIGNER_URL", &signer_audit.url),
+            ("AGENTKEYS_INTERNAL_TOKEN_FILE", &token),
+        ],
     );
     let vault = RelayProc::start(
         &dir.path().join("vault"),
@@ -92,20 +128,46 @@ async fn roles_in_separate_processes() {
 
     let mut c = RelayClient::new(&broker.url);
     c.sign_in().await;
-    let cap = c.cap(DataClass::Credentials, agentkeys_core::names::Op::Store, "openrouter").await;
+    let cap = c
+        .cap(
+            DataClass::Credentials,
+            agentkeys_core::names::Op::Store,
+            "openrouter",
+        )
+        .await;
     c.url = vault.url.clone();
     let body = serde_json::to_vec(&agentkeys_core::wire::PutRequest {
         name: "openrouter".into(),
         value: agentkeys_core::wire::SecretValue::from_bytes(b"sk-split"),
     })
     .unwrap();
-    let (s, v) = c.vault(DataClass::Credentials, agentkeys_core::names::Op::Store, Some(&cap), body, agentkeys_tests::relay_client::Pop::Valid).await;
+    let (s, v) = c
+        .vault(
+            DataClass::Credentials,
+            agentkeys_core::names::Op::Store,
+            Some(&cap),
+            body,
+            agentkeys_tests::relay_client::Pop::Valid,
+        )
+        .await;
     assert_eq!(s, 200, "{v}");
     c.url = broker.url.clone();
-    let cap = c.cap(DataClass::Credentials, agentkeys_core::names::Op::Fetch, "openrouter").await;
+    let cap = c
+        .cap(
+            DataClass::Credentials,
+            agentkeys_core::names::Op::Fetch,
+            "openrouter",
+        )
+        .await;
     c.url = vault.url.clone();
     let (s, v) = c
-        .vault(DataClass::Credentials, agentkeys_core::names::Op::Fetch, Some(&cap), br#"{"name":"openrouter"}"#.to_vec(), agentkeys_tests::relay_client::Pop::Valid)
+        .vault(
+            DataClass::Credentials,
+            agentkeys_core::names::Op::Fetch,
+            Some(&cap),
+            br#"{"name":"openrouter"}"#.to_vec(),
+            agentkeys_tests::relay_client::Pop::Valid,
+        )
         .await;
     assert_eq!(s, 200, "{v}");
 

@@ -34,7 +34,9 @@ async fn setup() -> (tempfile::TempDir, RelayProc, RelayClient) {
     let relay = RelayProc::start(&dir.path().join("relay"), &[]);
     let mut client = RelayClient::new(&relay.url);
     client.sign_in().await;
-    let (status, v) = client.store(DataClass::Credentials, "openrouter", b"sk-test").await;
+    let (status, v) = client
+        .store(DataClass::Credentials, "openrouter", b"sk-test")
+        .await;
     assert_eq!(status, 200, "{v}");
     (dir, relay, client)
 }
@@ -45,7 +47,16 @@ async fn capability_refusals() {
     let cap = c.cap(DataClass::Credentials, Op::Fetch, "openrouter").await;
     let fetch = |cap: Option<String>| {
         let c = &c;
-        async move { c.vault(DataClass::Credentials, Op::Fetch, cap.as_deref(), fetch_body("openrouter"), Pop::Valid).await }
+        async move {
+            c.vault(
+                DataClass::Credentials,
+                Op::Fetch,
+                cap.as_deref(),
+                fetch_body("openrouter"),
+                Pop::Valid,
+            )
+            .await
+        }
     };
 
     // The genuine capability works.
@@ -58,7 +69,11 @@ async fn capability_refusals() {
     // Forged: the genuine header and claims with a signature from another key.
     let rogue = Es256Key::generate(KeyPurpose::Session);
     let forged_sig = peek_claims(&cap).unwrap().sign(&rogue).unwrap();
-    let spliced = format!("{}.{}", cap.rsplit_once('.').unwrap().0, forged_sig.rsplit_once('.').unwrap().1);
+    let spliced = format!(
+        "{}.{}",
+        cap.rsplit_once('.').unwrap().0,
+        forged_sig.rsplit_once('.').unwrap().1
+    );
     let (s, v) = fetch(Some(spliced)).await;
     assert_eq!((s, code(&v).as_str()), (401, "cap_bad_signature"));
 
@@ -83,20 +98,51 @@ async fn capability_refusals() {
     assert_eq!((s, code(&v).as_str()), (401, "cap_wrong_type"));
 
     // Wrong operation: a fetch capability on the store route.
-    let body = serde_json::to_vec(&PutRequest { name: "openrouter".into(), value: SecretValue::from_bytes(b"x") }).unwrap();
-    let (s, v) = c.vault(DataClass::Credentials, Op::Store, Some(&cap), body, Pop::Valid).await;
+    let body = serde_json::to_vec(&PutRequest {
+        name: "openrouter".into(),
+        value: SecretValue::from_bytes(b"x"),
+    })
+    .unwrap();
+    let (s, v) = c
+        .vault(
+            DataClass::Credentials,
+            Op::Store,
+            Some(&cap),
+            body,
+            Pop::Valid,
+        )
+        .await;
     assert_eq!((s, code(&v).as_str()), (403, "cap_op_mismatch"));
 
     // Wrong data class: a credentials capability on the memory route.
-    let (s, v) = c.vault(DataClass::Memory, Op::Fetch, Some(&cap), fetch_body("openrouter"), Pop::Valid).await;
+    let (s, v) = c
+        .vault(
+            DataClass::Memory,
+            Op::Fetch,
+            Some(&cap),
+            fetch_body("openrouter"),
+            Pop::Valid,
+        )
+        .await;
     assert_eq!((s, code(&v).as_str()), (403, "cap_data_class_mismatch"));
 
     // Wrong service: the capability names openrouter, the body another service.
-    let (s, v) = c.vault(DataClass::Credentials, Op::Fetch, Some(&cap), fetch_body("anthropic"), Pop::Valid).await;
+    let (s, v) = c
+        .vault(
+            DataClass::Credentials,
+            Op::Fetch,
+            Some(&cap),
+            fetch_body("anthropic"),
+            Pop::Valid,
+        )
+        .await;
     assert_eq!((s, code(&v).as_str()), (403, "cap_service_mismatch"));
 
     // Nothing above released the secret or wrote anything: the value is unchanged.
-    assert_eq!(c.fetch_value(DataClass::Credentials, "openrouter").await, b"sk-test");
+    assert_eq!(
+        c.fetch_value(DataClass::Credentials, "openrouter").await,
+        b"sk-test"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -105,7 +151,16 @@ async fn proof_of_possession_refusals() {
     let cap = c.cap(DataClass::Credentials, Op::Fetch, "openrouter").await;
     let run = |p: Pop<'static>| {
         let (c, cap) = (&c, cap.clone());
-        async move { c.vault(DataClass::Credentials, Op::Fetch, Some(&cap), fetch_body("openrouter"), p).await }
+        async move {
+            c.vault(
+                DataClass::Credentials,
+                Op::Fetch,
+                Some(&cap),
+                fetch_body("openrouter"),
+                p,
+            )
+            .await
+        }
     };
     let (s, v) = run(Pop::Missing).await;
     assert_eq!((s, code(&v).as_str()), (401, "pop_missing"));
@@ -121,13 +176,21 @@ async fn proof_of_possession_refusals() {
 
     // A proof over another body does not verify for this one.
     let jti = peek_claims(&cap).unwrap().jti;
-    let other = agentkeys_core::pop::sign(&c.key, &jti, "POST", "/v1/cred/fetch", &fetch_body("anthropic"), now_secs());
+    let other = agentkeys_core::pop::sign(
+        &c.key,
+        &jti,
+        "POST",
+        "/v1/cred/fetch",
+        &fetch_body("anthropic"),
+        now_secs(),
+    );
     let (s, v) = run(Pop::Raw(other)).await;
     assert_eq!((s, code(&v).as_str()), (401, "pop_invalid"));
 
     // Replay: the same proof twice.
     let body = fetch_body("openrouter");
-    let proof = agentkeys_core::pop::sign(&c.key, &jti, "POST", "/v1/cred/fetch", &body, now_secs());
+    let proof =
+        agentkeys_core::pop::sign(&c.key, &jti, "POST", "/v1/cred/fetch", &body, now_secs());
     let (s, v) = run(Pop::Raw(proof.clone())).await;
     assert_eq!(s, 200, "{v}");
     let (s, v) = run(Pop::Raw(proof)).await;
@@ -168,23 +231,63 @@ async fn broker_refusals() {
     assert_eq!((s, code(&v).as_str()), (400, "siwe_invalid_message"));
 
     c.sign_in().await;
-    let mine = CapRequest { operator: c.operator(), actor: c.operator(), service: "openrouter".into(), ttl_secs: None };
-    let (s, v) = c.cap_request(DataClass::Credentials, Op::Fetch, &mine, None).await;
+    let mine = CapRequest {
+        operator: c.operator(),
+        actor: c.operator(),
+        service: "openrouter".into(),
+        ttl_secs: None,
+    };
+    let (s, v) = c
+        .cap_request(DataClass::Credentials, Op::Fetch, &mine, None)
+        .await;
     assert_eq!((s, code(&v).as_str()), (401, "session_missing"));
-    let (s, v) = c.cap_request(DataClass::Credentials, Op::Fetch, &mine, Some("garbage")).await;
+    let (s, v) = c
+        .cap_request(DataClass::Credentials, Op::Fetch, &mine, Some("garbage"))
+        .await;
     assert_eq!((s, code(&v).as_str()), (401, "session_invalid"));
 
     // Another operator's objects: refused at minting.
     let victim = Omni::operator(&DeviceKey::generate().address());
-    let theirs = CapRequest { operator: victim, actor: victim, ..mine.clone() };
-    let (s, v) = c.cap_request(DataClass::Credentials, Op::Fetch, &theirs, c.session.as_deref()).await;
+    let theirs = CapRequest {
+        operator: victim,
+        actor: victim,
+        ..mine.clone()
+    };
+    let (s, v) = c
+        .cap_request(
+            DataClass::Credentials,
+            Op::Fetch,
+            &theirs,
+            c.session.as_deref(),
+        )
+        .await;
     assert_eq!((s, code(&v).as_str()), (403, "operator_mismatch"));
     let agent = Omni::agent(&c.operator(), "coder", 0).unwrap();
-    let for_agent = CapRequest { actor: agent, ..mine.clone() };
-    let (s, v) = c.cap_request(DataClass::Credentials, Op::Fetch, &for_agent, c.session.as_deref()).await;
+    let for_agent = CapRequest {
+        actor: agent,
+        ..mine.clone()
+    };
+    let (s, v) = c
+        .cap_request(
+            DataClass::Credentials,
+            Op::Fetch,
+            &for_agent,
+            c.session.as_deref(),
+        )
+        .await;
     assert_eq!((s, code(&v).as_str()), (403, "actor_not_permitted"));
-    let bad_name = CapRequest { service: "../etc".into(), ..mine.clone() };
-    let (s, v) = c.cap_request(DataClass::Credentials, Op::Fetch, &bad_name, c.session.as_deref()).await;
+    let bad_name = CapRequest {
+        service: "../etc".into(),
+        ..mine.clone()
+    };
+    let (s, v) = c
+        .cap_request(
+            DataClass::Credentials,
+            Op::Fetch,
+            &bad_name,
+            c.session.as_deref(),
+        )
+        .await;
     assert_eq!((s, code(&v).as_str()), (400, "invalid_service_name"));
 }
 
@@ -193,11 +296,35 @@ async fn malformed_requests() {
     let (_dir, _relay, c) = setup().await;
     let cap = c.cap(DataClass::Credentials, Op::Store, "big").await;
     let huge = vec![b'a'; 3 * 1024 * 1024];
-    let (s, v) = c.vault(DataClass::Credentials, Op::Store, Some(&cap), huge, Pop::Valid).await;
+    let (s, v) = c
+        .vault(
+            DataClass::Credentials,
+            Op::Store,
+            Some(&cap),
+            huge,
+            Pop::Valid,
+        )
+        .await;
     assert_eq!((s, code(&v).as_str()), (413, "body_too_large"));
-    let (s, v) = c.vault(DataClass::Credentials, Op::Store, Some(&cap), b"{not json".to_vec(), Pop::Valid).await;
+    let (s, v) = c
+        .vault(
+            DataClass::Credentials,
+            Op::Store,
+            Some(&cap),
+            b"{not json".to_vec(),
+            Pop::Valid,
+        )
+        .await;
     assert_eq!((s, code(&v).as_str()), (400, "invalid_json"));
-    let (s, v) = c.vault(DataClass::Credentials, Op::Store, Some(&cap), br#"{"name":"big","value":"%%%"}"#.to_vec(), Pop::Valid).await;
+    let (s, v) = c
+        .vault(
+            DataClass::Credentials,
+            Op::Store,
+            Some(&cap),
+            br#"{"name":"big","value":"%%%"}"#.to_vec(),
+            Pop::Valid,
+        )
+        .await;
     assert_eq!((s, code(&v).as_str()), (400, "invalid_value"));
     let (s, v) = c.post_raw("/v1/nothing-here", &[], b"{}".to_vec()).await;
     assert_eq!((s, code(&v).as_str()), (404, "route_not_found"));

@@ -75,6 +75,7 @@ impl Masker {
     }
 
     /// Number of bytes currently held back; never more than `longest - 1`.
+    #[cfg(test)]
     pub fn held_len(&self) -> usize {
         self.held.len()
     }
@@ -166,6 +167,7 @@ fn reserve_zeroizing(buf: &mut Zeroizing<Vec<u8>>, additional: usize) {
 
 /// Masks a complete text in one go; the reference the streaming path must
 /// agree with.
+#[cfg(test)]
 pub fn mask_all<I, S>(secrets: I, text: &[u8]) -> Vec<u8>
 where
     I: IntoIterator<Item = S>,

@@ -1,4 +1,3 @@
-#![allow(dead_code)]
 //! `agentkeys run`: child processes with secrets in their environment.
 //!
 //! Secrets only ever travel through the child's environment, never its argv

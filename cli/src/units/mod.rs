@@ -1,4 +1,3 @@
-#![allow(dead_code)]
 //! Service units for the daemon: `agentkeys daemon install`.
 //!
 //! The unit templates live in the repository's `systemd/` and `launchd/`

@@ -14,9 +14,9 @@
 //! characters); the log never holds a secret or a raw token.
 
 pub mod chain;
-pub mod routes;
 mod query;
 mod record;
+pub mod routes;
 mod store;
 mod writer;
 

@@ -28,5 +28,7 @@ async fn append(State(s): State<AuditState>, req: Request) -> Result<Response, A
     let body = read_body(req.into_body(), 16 * 1024).await?;
     let event: AuditEvent = decode_json(&body)?;
     let record = s.log.append(event).await.map_err(audit_sink_error)?;
-    Ok(json_ok(&serde_json::json!({ "id": record.id, "hash": record.hash })))
+    Ok(json_ok(
+        &serde_json::json!({ "id": record.id, "hash": record.hash }),
+    ))
 }

@@ -16,9 +16,16 @@ use std::sync::Arc;
 
 const SMALL_BODY: usize = 8 * 1024;
 
-pub async fn mint(State(b): State<Arc<Broker>>, req: Request, dc: DataClass, op: Op) -> Result<Response, ApiFailure> {
+pub async fn mint(
+    State(b): State<Arc<Broker>>,
+    req: Request,
+    dc: DataClass,
+    op: Op,
+) -> Result<Response, ApiFailure> {
     let now = now_secs();
-    let token = bearer_token(req.headers()).ok_or(ErrorCode::SessionMissing)?.to_string();
+    let token = bearer_token(req.headers())
+        .ok_or(ErrorCode::SessionMissing)?
+        .to_string();
     let session = verify_session(&token, &b.jwks(), &b.issuer, now)?;
     let body = read_body(req.into_body(), SMALL_BODY).await?;
     let req: CapRequest = decode_json(&body)?;
@@ -50,8 +57,13 @@ pub async fn mint(State(b): State<Arc<Broker>>, req: Request, dc: DataClass, op:
         iat: now,
         exp: now + ttl,
         jti: b64::encode_url(&jti),
-        cnf: Confirmation { eth_addr: session.sub },
+        cnf: Confirmation {
+            eth_addr: session.sub,
+        },
     };
     let cap = claims.sign(&b.k1)?;
-    Ok(json_ok(&CapResponse { cap, expires_at: claims.exp }))
+    Ok(json_ok(&CapResponse {
+        cap,
+        expires_at: claims.exp,
+    }))
 }

@@ -34,13 +34,22 @@ pub struct Broker {
 impl Broker {
     pub fn load_k1(data_dir: &Path) -> Result<Es256Key, String> {
         let path = data_dir.join(K1_FILE);
-        let bytes = keys::load_or_create(&path, || Zeroizing::new(Es256Key::generate(KeyPurpose::Session).to_file_bytes().to_vec()))
-            .map_err(|e| e.to_string())?;
-        Es256Key::from_file_bytes(KeyPurpose::Session, &bytes).map_err(|e| format!("{}: {e}", path.display()))
+        let bytes = keys::load_or_create(&path, || {
+            Zeroizing::new(
+                Es256Key::generate(KeyPurpose::Session)
+                    .to_file_bytes()
+                    .to_vec(),
+            )
+        })
+        .map_err(|e| e.to_string())?;
+        Es256Key::from_file_bytes(KeyPurpose::Session, &bytes)
+            .map_err(|e| format!("{}: {e}", path.display()))
     }
 
     pub fn jwks(&self) -> Jwks {
-        Jwks { keys: vec![self.k1.jwk().clone()] }
+        Jwks {
+            keys: vec![self.k1.jwk().clone()],
+        }
     }
 }
 
@@ -54,7 +63,10 @@ pub fn router(broker: Arc<Broker>) -> Router {
         .route(routes::JWKS, get(signin::jwks))
         .route(routes::SIWE_START, post(signin::start))
         .route(routes::SIWE_VERIFY, post(signin::verify));
-    for (dc, op, path) in ALL_CLASS_OPS_ROUTES.iter().map(|(dc, op)| (*dc, *op, routes::cap_route(*dc, *op))) {
+    for (dc, op, path) in ALL_CLASS_OPS_ROUTES
+        .iter()
+        .map(|(dc, op)| (*dc, *op, routes::cap_route(*dc, *op)))
+    {
         r = r.route(path, post(move |state, req| caps::mint(state, req, dc, op)));
     }
     r.with_state(broker)

@@ -15,7 +15,9 @@ pub struct NonceStore {
 impl NonceStore {
     /// Records `nonce` as issued until `expires_at`. False when the store is full.
     pub fn issue(&self, nonce: &str, expires_at: u64, now: u64) -> bool {
-        let Ok(mut map) = self.inner.lock() else { return false };
+        let Ok(mut map) = self.inner.lock() else {
+            return false;
+        };
         if map.len() >= MAX_OUTSTANDING {
             map.retain(|_, exp| *exp > now);
             if map.len() >= MAX_OUTSTANDING {
@@ -28,7 +30,9 @@ impl NonceStore {
 
     /// Consumes `nonce`: true only the first time, and only before it expires.
     pub fn consume(&self, nonce: &str, now: u64) -> bool {
-        let Ok(mut map) = self.inner.lock() else { return false };
+        let Ok(mut map) = self.inner.lock() else {
+            return false;
+        };
         matches!(map.remove(nonce), Some(exp) if exp > now)
     }
 }

@@ -41,7 +41,11 @@ pub async fn start(State(b): State<Arc<Broker>>, req: Request) -> Result<Respons
     let now = now_secs();
     let expires = now + CHALLENGE_TTL_SECS;
     if !b.nonces.issue(&nonce, expires, now) {
-        return Err(ApiError::new(ErrorCode::Timeout, "too many sign-ins in progress; retry shortly").into());
+        return Err(ApiError::new(
+            ErrorCode::Timeout,
+            "too many sign-ins in progress; retry shortly",
+        )
+        .into());
     }
     Ok(json_ok(&SiweChallenge {
         domain: b.domain.clone(),
@@ -57,7 +61,11 @@ pub async fn verify(State(b): State<Arc<Broker>>, req: Request) -> Result<Respon
     let body = read_body(req.into_body(), SMALL_BODY).await?;
     let req: SiweVerifyRequest = decode_json(&body)?;
     let now = now_secs();
-    let expect = SiweExpectation { domain: &b.domain, chain_id: b.chain_id, now: OffsetDateTime::now_utc() };
+    let expect = SiweExpectation {
+        domain: &b.domain,
+        chain_id: b.chain_id,
+        now: OffsetDateTime::now_utc(),
+    };
     let verified = siwe_msg::verify(&req.message, &req.signature, &expect)?;
     if !b.nonces.consume(&verified.nonce, now) {
         return Err(ErrorCode::SiweNonceInvalid.into());

@@ -123,7 +123,10 @@ pub struct BootFail {
 
 impl BootFail {
     pub fn new(setting: impl Into<String>, reason: impl Into<String>) -> BootFail {
-        BootFail { setting: setting.into(), reason: reason.into() }
+        BootFail {
+            setting: setting.into(),
+            reason: reason.into(),
+        }
     }
 }
 
@@ -144,10 +147,12 @@ pub struct Overrides {
 pub fn load(config_file: Option<&Path>, overrides: &Overrides) -> Result<RelayConfig, BootFail> {
     let file = match config_file {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| BootFail::new("config", format!("cannot read {}: {e}", path.display())))?;
-            toml::from_str::<FileConfig>(&text)
-                .map_err(|e| BootFail::new("config", format!("{}: {}", path.display(), e.message())))?
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                BootFail::new("config", format!("cannot read {}: {e}", path.display()))
+            })?;
+            toml::from_str::<FileConfig>(&text).map_err(|e| {
+                BootFail::new("config", format!("{}: {}", path.display(), e.message()))
+            })?
         }
         None => FileConfig::default(),
     };

@@ -13,7 +13,9 @@ pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiFailure> {
     match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ErrorCode::BodyTooLarge.into()),
-        Err(_) => Err(ApiError::new(ErrorCode::BadRequest, "the request body could not be read").into()),
+        Err(_) => {
+            Err(ApiError::new(ErrorCode::BadRequest, "the request body could not be read").into())
+        }
     }
 }
 
@@ -22,13 +24,20 @@ pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiFailure> {
         // serde's message names the field and position but never echoes values back.
         let detail = e.to_string();
         let detail = detail.split(" at line").next().unwrap_or("invalid JSON");
-        ApiError::new(ErrorCode::InvalidJson, format!("invalid request body: {detail}")).into()
+        ApiError::new(
+            ErrorCode::InvalidJson,
+            format!("invalid request body: {detail}"),
+        )
+        .into()
     })
 }
 
 /// The token of `Authorization: Bearer <token>`, if present and well-formed.
 pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
     let token = value.strip_prefix("Bearer ")?.trim();
     (!token.is_empty()).then_some(token)
 }

@@ -21,7 +21,9 @@ pub fn with_request_timeout(router: Router) -> Router {
         |req: axum::extract::Request, next: axum::middleware::Next| async move {
             match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
                 Ok(resp) => resp,
-                Err(_) => axum::response::IntoResponse::into_response(ApiFailure::from(ErrorCode::Timeout)),
+                Err(_) => axum::response::IntoResponse::into_response(ApiFailure::from(
+                    ErrorCode::Timeout,
+                )),
             }
         },
     ))

@@ -43,7 +43,9 @@ pub fn write_secret_file(path: &Path, contents: &[u8]) -> Result<(), SecretFileE
     private_dir(dir)?;
     let tmp = dir.join(format!(
         ".{}.tmp-{}",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("secret"),
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("secret"),
         std::process::id()
     ));
     let mut file = OpenOptions::new()
@@ -56,7 +58,9 @@ pub fn write_secret_file(path: &Path, contents: &[u8]) -> Result<(), SecretFileE
     file.write_all(contents).map_err(|e| io_err(&tmp, e))?;
     file.sync_all().map_err(|e| io_err(&tmp, e))?;
     fs::rename(&tmp, path).map_err(|e| io_err(path, e))?;
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| io_err(dir, e))
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io_err(dir, e))
 }
 
 /// Reads a secret file, refusing it if group or others have any access.
@@ -66,7 +70,11 @@ pub fn read_secret_file(path: &Path) -> Result<Option<Zeroizing<Vec<u8>>>, Secre
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io_err(path, e)),
     };
-    let mode = file.metadata().map_err(|e| io_err(path, e))?.permissions().mode();
+    let mode = file
+        .metadata()
+        .map_err(|e| io_err(path, e))?
+        .permissions()
+        .mode();
     if mode & 0o077 != 0 {
         return Err(SecretFileError::Insecure(path.to_path_buf(), mode));
     }
@@ -97,10 +105,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("k/secret.key");
         write_secret_file(&p, b"abc").unwrap();
-        assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         assert_eq!(&read_secret_file(&p).unwrap().unwrap()[..], b"abc");
         fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
-        assert!(matches!(read_secret_file(&p), Err(SecretFileError::Insecure(_, _))));
-        assert!(read_secret_file(&dir.path().join("missing")).unwrap().is_none());
+        assert!(matches!(
+            read_secret_file(&p),
+            Err(SecretFileError::Insecure(_, _))
+        ));
+        assert!(read_secret_file(&dir.path().join("missing"))
+            .unwrap()
+            .is_none());
     }
 }

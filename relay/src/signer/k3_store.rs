@@ -17,7 +17,11 @@ pub struct K3Store {
 
 impl std::fmt::Debug for K3Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "K3Store(epochs {:?}, secrets redacted)", self.epochs.keys().collect::<Vec<_>>())
+        write!(
+            f,
+            "K3Store(epochs {:?}, secrets redacted)",
+            self.epochs.keys().collect::<Vec<_>>()
+        )
     }
 }
 
@@ -57,14 +61,16 @@ impl K3Store {
             let bytes = keys::read_secret_file(&path)
                 .map_err(|e: SecretFileError| e.to_string())?
                 .ok_or_else(|| format!("{} vanished while loading", path.display()))?;
-            let k3 = parse(epoch, &bytes).ok_or_else(|| format!("{} is not a valid K3 file", path.display()))?;
+            let k3 = parse(epoch, &bytes)
+                .ok_or_else(|| format!("{} is not a valid K3 file", path.display()))?;
             epochs.insert(epoch, k3);
         }
         if epochs.is_empty() {
             let mut k3 = Zeroizing::new([0u8; 32]);
             rand::rngs::OsRng.fill_bytes(k3.as_mut());
             let text = Zeroizing::new(format!("{TAG} 1 {}\n", hex::encode(k3.as_ref())));
-            keys::write_secret_file(&file_for(&dir, 1), text.as_bytes()).map_err(|e| e.to_string())?;
+            keys::write_secret_file(&file_for(&dir, 1), text.as_bytes())
+                .map_err(|e| e.to_string())?;
             epochs.insert(1, k3);
         }
         Ok(K3Store { epochs })
@@ -96,7 +102,10 @@ mod tests {
         assert_eq!(a.current().0, 1);
         assert_eq!(a.current().1, b.current().1);
         let path = dir.path().join(K3_DIR).join("epoch-1.key");
-        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
         assert!(K3Store::open(dir.path()).unwrap_err().contains("chmod 600"));
         assert!(!format!("{a:?}").contains(&hex::encode(a.current().1.as_ref())));

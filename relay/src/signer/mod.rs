@@ -21,8 +21,19 @@ use std::sync::Arc;
 #[async_trait]
 pub trait DekSigner: Send + Sync {
     /// Wraps `dek` under the current epoch's KEK; returns (epoch, wrapped).
-    async fn wrap(&self, dc: DataClass, actor: &Omni, dek: &Dek) -> Result<(u32, Vec<u8>), ApiError>;
-    async fn unwrap(&self, dc: DataClass, actor: &Omni, epoch: u32, wrapped: &[u8]) -> Result<Dek, ApiError>;
+    async fn wrap(
+        &self,
+        dc: DataClass,
+        actor: &Omni,
+        dek: &Dek,
+    ) -> Result<(u32, Vec<u8>), ApiError>;
+    async fn unwrap(
+        &self,
+        dc: DataClass,
+        actor: &Omni,
+        epoch: u32,
+        wrapped: &[u8],
+    ) -> Result<Dek, ApiError>;
     async fn current_epoch(&self) -> Result<u32, ApiError>;
     /// None when ready; otherwise why not.
     async fn not_ready_reason(&self) -> Option<String>;
@@ -41,14 +52,29 @@ impl LocalSigner {
 
 #[async_trait]
 impl DekSigner for LocalSigner {
-    async fn wrap(&self, dc: DataClass, actor: &Omni, dek: &Dek) -> Result<(u32, Vec<u8>), ApiError> {
+    async fn wrap(
+        &self,
+        dc: DataClass,
+        actor: &Omni,
+        dek: &Dek,
+    ) -> Result<(u32, Vec<u8>), ApiError> {
         let (epoch, k3) = self.store.current();
         Ok((epoch, kek::wrap_dek(&k3, epoch, dc, actor, dek)))
     }
 
-    async fn unwrap(&self, dc: DataClass, actor: &Omni, epoch: u32, wrapped: &[u8]) -> Result<Dek, ApiError> {
-        let k3 = self.store.get(epoch).ok_or_else(|| ApiError::from_code(ErrorCode::EpochUnknown))?;
-        kek::unwrap_dek(&k3, epoch, dc, actor, wrapped).ok_or_else(|| ApiError::from_code(ErrorCode::UnwrapFailed))
+    async fn unwrap(
+        &self,
+        dc: DataClass,
+        actor: &Omni,
+        epoch: u32,
+        wrapped: &[u8],
+    ) -> Result<Dek, ApiError> {
+        let k3 = self
+            .store
+            .get(epoch)
+            .ok_or_else(|| ApiError::from_code(ErrorCode::EpochUnknown))?;
+        kek::unwrap_dek(&k3, epoch, dc, actor, wrapped)
+            .ok_or_else(|| ApiError::from_code(ErrorCode::UnwrapFailed))
     }
 
     async fn current_epoch(&self) -> Result<u32, ApiError> {

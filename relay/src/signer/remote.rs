@@ -30,17 +30,49 @@ fn unavailable(e: ApiError) -> ApiError {
 
 #[async_trait]
 impl DekSigner for RemoteSigner {
-    async fn wrap(&self, dc: DataClass, actor: &Omni, dek: &Dek) -> Result<(u32, Vec<u8>), ApiError> {
-        let req = WrapRequest { data_class: dc, actor: *actor, dek: SecretValue::from_bytes(dek.as_bytes()) };
-        let resp: WrapResponse = self.client.post(routes::SIGNER_WRAP, &req).await.map_err(unavailable)?;
-        let wrapped = b64::decode(&resp.wrapped).ok_or_else(|| ApiError::from_code(ErrorCode::SignerUnavailable))?;
+    async fn wrap(
+        &self,
+        dc: DataClass,
+        actor: &Omni,
+        dek: &Dek,
+    ) -> Result<(u32, Vec<u8>), ApiError> {
+        let req = WrapRequest {
+            data_class: dc,
+            actor: *actor,
+            dek: SecretValue::from_bytes(dek.as_bytes()),
+        };
+        let resp: WrapResponse = self
+            .client
+            .post(routes::SIGNER_WRAP, &req)
+            .await
+            .map_err(unavailable)?;
+        let wrapped = b64::decode(&resp.wrapped)
+            .ok_or_else(|| ApiError::from_code(ErrorCode::SignerUnavailable))?;
         Ok((resp.epoch, wrapped))
     }
 
-    async fn unwrap(&self, dc: DataClass, actor: &Omni, epoch: u32, wrapped: &[u8]) -> Result<Dek, ApiError> {
-        let req = UnwrapRequest { data_class: dc, actor: *actor, epoch, wrapped: b64::encode(wrapped) };
-        let resp: UnwrapResponse = self.client.post(routes::SIGNER_UNWRAP, &req).await.map_err(unavailable)?;
-        let bytes = resp.dek.decode().ok_or_else(|| ApiError::from_code(ErrorCode::SignerUnavailable))?;
+    async fn unwrap(
+        &self,
+        dc: DataClass,
+        actor: &Omni,
+        epoch: u32,
+        wrapped: &[u8],
+    ) -> Result<Dek, ApiError> {
+        let req = UnwrapRequest {
+            data_class: dc,
+            actor: *actor,
+            epoch,
+            wrapped: b64::encode(wrapped),
+        };
+        let resp: UnwrapResponse = self
+            .client
+            .post(routes::SIGNER_UNWRAP, &req)
+            .await
+            .map_err(unavailable)?;
+        let bytes = resp
+            .dek
+            .decode()
+            .ok_or_else(|| ApiError::from_code(ErrorCode::SignerUnavailable))?;
         Dek::from_slice(&bytes).ok_or_else(|| ApiError::from_code(ErrorCode::SignerUnavailable))
     }
 
@@ -56,7 +88,11 @@ impl DekSigner for RemoteSigner {
     async fn not_ready_reason(&self) -> Option<String> {
         match self.current_epoch().await {
             Ok(_) => None,
-            Err(e) => Some(format!("signer at {}: {}", self.client.base_url(), e.message)),
+            Err(e) => Some(format!(
+                "signer at {}: {}",
+                self.client.base_url(),
+                e.message
+            )),
         }
     }
 }

@@ -5,7 +5,9 @@ use super::DekSigner;
 use crate::http::{decode_json, json_ok, read_body, ApiFailure};
 use crate::internal::InternalAuth;
 use agentkeys_core::envelope::Dek;
-use agentkeys_core::wire::{SecretValue, UnwrapRequest, UnwrapResponse, WrapRequest, WrapResponse, MAX_BODY_BYTES};
+use agentkeys_core::wire::{
+    SecretValue, UnwrapRequest, UnwrapResponse, WrapRequest, WrapResponse, MAX_BODY_BYTES,
+};
 use agentkeys_core::{b64, routes, ApiError, ErrorCode};
 use axum::extract::{Request, State};
 use axum::response::Response;
@@ -34,20 +36,32 @@ async fn wrap(State(s): State<SignerState>, req: Request) -> Result<Response, Ap
     let bytes = req.dek.decode().ok_or(ErrorCode::BadRequest)?;
     let dek = Dek::from_slice(&bytes).ok_or(ErrorCode::BadRequest)?;
     let (epoch, wrapped) = s.signer.wrap(req.data_class, &req.actor, &dek).await?;
-    Ok(json_ok(&WrapResponse { epoch, wrapped: b64::encode(&wrapped) }))
+    Ok(json_ok(&WrapResponse {
+        epoch,
+        wrapped: b64::encode(&wrapped),
+    }))
 }
 
 async fn unwrap(State(s): State<SignerState>, req: Request) -> Result<Response, ApiFailure> {
     s.auth.check(req.headers())?;
     let body = read_body(req.into_body(), MAX_BODY_BYTES).await?;
     let req: UnwrapRequest = decode_json(&body)?;
-    let wrapped = b64::decode(&req.wrapped).ok_or_else(|| ApiError::new(ErrorCode::BadRequest, "wrapped is not base64"))?;
-    let dek = s.signer.unwrap(req.data_class, &req.actor, req.epoch, &wrapped).await?;
-    Ok(json_ok(&UnwrapResponse { dek: SecretValue::from_bytes(dek.as_bytes()) }))
+    let wrapped = b64::decode(&req.wrapped)
+        .ok_or_else(|| ApiError::new(ErrorCode::BadRequest, "wrapped is not base64"))?;
+    let dek = s
+        .signer
+        .unwrap(req.data_class, &req.actor, req.epoch, &wrapped)
+        .await?;
+    Ok(json_ok(&UnwrapResponse {
+        dek: SecretValue::from_bytes(dek.as_bytes()),
+    }))
 }
 
 async fn epoch(State(s): State<SignerState>, req: Request) -> Result<Response, ApiFailure> {
     s.auth.check(req.headers())?;
     let epoch = s.signer.current_epoch().await?;
-    Ok(json_ok(&WrapResponse { epoch, wrapped: String::new() }))
+    Ok(json_ok(&WrapResponse {
+        epoch,
+        wrapped: String::new(),
+    }))
 }

@@ -5,7 +5,9 @@ use crate::config::{S3Credentials, StorageConfig};
 use agentkeys_core::names::DataClass;
 use agentkeys_core::{ApiError, ErrorCode};
 use aws_sdk_s3::config::timeout::TimeoutConfig;
-use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation};
+use aws_sdk_s3::config::{
+    BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
+};
 use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
@@ -24,15 +26,29 @@ pub struct ObjectStore {
 fn unavailable(what: &str, e: impl std::fmt::Display) -> ApiError {
     // The SDK's display never includes credentials; it names the operation and the cause.
     tracing::warn!(operation = what, error = %e, "object store request failed");
-    ApiError::new(ErrorCode::StorageUnavailable, format!("object store {what} failed"))
+    ApiError::new(
+        ErrorCode::StorageUnavailable,
+        format!("object store {what} failed"),
+    )
 }
 
 impl ObjectStore {
     /// `endpoint` overrides the configured one (the embedded server's bound address).
-    pub async fn connect(cfg: &StorageConfig, endpoint: Option<String>, creds: Option<S3Credentials>) -> ObjectStore {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(Region::new(cfg.region.clone()));
+    pub async fn connect(
+        cfg: &StorageConfig,
+        endpoint: Option<String>,
+        creds: Option<S3Credentials>,
+    ) -> ObjectStore {
+        let mut loader =
+            aws_config::defaults(BehaviorVersion::latest()).region(Region::new(cfg.region.clone()));
         if let Some(c) = creds.or_else(|| cfg.credentials.clone()) {
-            loader = loader.credentials_provider(Credentials::new(c.access_key_id, c.secret_access_key, None, None, "agentkeys-relay-config"));
+            loader = loader.credentials_provider(Credentials::new(
+                c.access_key_id,
+                c.secret_access_key,
+                None,
+                None,
+                "agentkeys-relay-config",
+            ));
         }
         let shared = loader.load().await;
         let mut builder = aws_sdk_s3::config::Builder::from(&shared)
@@ -68,17 +84,27 @@ impl ObjectStore {
     pub async fn ensure_buckets(&self) -> Result<(), ApiError> {
         for dc in [DataClass::Credentials, DataClass::Memory] {
             let bucket = self.bucket(dc);
-            if self.client.head_bucket().bucket(bucket).send().await.is_ok() {
+            if self
+                .client
+                .head_bucket()
+                .bucket(bucket)
+                .send()
+                .await
+                .is_ok()
+            {
                 continue;
             }
             match self.client.create_bucket().bucket(bucket).send().await {
                 Ok(_) => {}
                 Err(e) => {
-                    let owned = e
-                        .as_service_error()
-                        .is_some_and(|s| s.is_bucket_already_owned_by_you() || s.is_bucket_already_exists());
+                    let owned = e.as_service_error().is_some_and(|s| {
+                        s.is_bucket_already_owned_by_you() || s.is_bucket_already_exists()
+                    });
                     if !owned {
-                        return Err(unavailable("create_bucket", aws_sdk_s3::error::DisplayErrorContext(&e)));
+                        return Err(unavailable(
+                            "create_bucket",
+                            aws_sdk_s3::error::DisplayErrorContext(&e),
+                        ));
                     }
                 }
             }
@@ -92,9 +118,13 @@ impl ObjectStore {
             let bucket = self.bucket(dc);
             if let Err(e) = self.client.head_bucket().bucket(bucket).send().await {
                 let why = match &e {
-                    SdkError::ServiceError(s) if s.raw().status().as_u16() == 404 => "bucket does not exist".to_string(),
+                    SdkError::ServiceError(s) if s.raw().status().as_u16() == 404 => {
+                        "bucket does not exist".to_string()
+                    }
                     SdkError::ServiceError(s) => format!("HTTP {}", s.raw().status().as_u16()),
-                    SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => "endpoint unreachable".to_string(),
+                    SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
+                        "endpoint unreachable".to_string()
+                    }
                     _ => "request failed".to_string(),
                 };
                 return Some(format!("bucket {bucket}: {why}"));
@@ -117,7 +147,14 @@ impl ObjectStore {
     }
 
     pub async fn get(&self, dc: DataClass, key: &str) -> Result<Option<Vec<u8>>, ApiError> {
-        let resp = match self.client.get_object().bucket(self.bucket(dc)).key(key).send().await {
+        let resp = match self
+            .client
+            .get_object()
+            .bucket(self.bucket(dc))
+            .key(key)
+            .send()
+            .await
+        {
             Ok(r) => r,
             Err(e) => {
                 if e.as_service_error().is_some_and(|s| s.is_no_such_key()) {
@@ -128,22 +165,45 @@ impl ObjectStore {
                         return Ok(None);
                     }
                 }
-                return Err(unavailable("get", aws_sdk_s3::error::DisplayErrorContext(&e)));
+                return Err(unavailable(
+                    "get",
+                    aws_sdk_s3::error::DisplayErrorContext(&e),
+                ));
             }
         };
-        if resp.content_length().is_some_and(|l| l < 0 || l as usize > MAX_OBJECT_BYTES) {
-            return Err(ApiError::new(ErrorCode::ObjectIntegrityFailed, "stored object is larger than any envelope"));
+        if resp
+            .content_length()
+            .is_some_and(|l| l < 0 || l as usize > MAX_OBJECT_BYTES)
+        {
+            return Err(ApiError::new(
+                ErrorCode::ObjectIntegrityFailed,
+                "stored object is larger than any envelope",
+            ));
         }
-        let data = resp.body.collect().await.map_err(|e| unavailable("get body", e))?;
+        let data = resp
+            .body
+            .collect()
+            .await
+            .map_err(|e| unavailable("get body", e))?;
         let bytes = data.into_bytes();
         if bytes.len() > MAX_OBJECT_BYTES {
-            return Err(ApiError::new(ErrorCode::ObjectIntegrityFailed, "stored object is larger than any envelope"));
+            return Err(ApiError::new(
+                ErrorCode::ObjectIntegrityFailed,
+                "stored object is larger than any envelope",
+            ));
         }
         Ok(Some(bytes.to_vec()))
     }
 
     pub async fn exists(&self, dc: DataClass, key: &str) -> Result<bool, ApiError> {
-        match self.client.head_object().bucket(self.bucket(dc)).key(key).send().await {
+        match self
+            .client
+            .head_object()
+            .bucket(self.bucket(dc))
+            .key(key)
+            .send()
+            .await
+        {
             Ok(_) => Ok(true),
             Err(e) => {
                 if e.as_service_error().is_some_and(|s| s.is_not_found()) {
@@ -154,7 +214,10 @@ impl ObjectStore {
                         return Ok(false);
                     }
                 }
-                Err(unavailable("head", aws_sdk_s3::error::DisplayErrorContext(&e)))
+                Err(unavailable(
+                    "head",
+                    aws_sdk_s3::error::DisplayErrorContext(&e),
+                ))
             }
         }
     }
@@ -171,16 +234,32 @@ impl ObjectStore {
     }
 
     /// Every key under `prefix`, following continuation tokens, at most `limit` keys.
-    pub async fn list(&self, dc: DataClass, prefix: &str, limit: usize) -> Result<Vec<String>, ApiError> {
+    pub async fn list(
+        &self,
+        dc: DataClass,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<String>, ApiError> {
         let mut keys = Vec::new();
         let mut token: Option<String> = None;
         loop {
-            let mut req = self.client.list_objects_v2().bucket(self.bucket(dc)).prefix(prefix);
+            let mut req = self
+                .client
+                .list_objects_v2()
+                .bucket(self.bucket(dc))
+                .prefix(prefix);
             if let Some(t) = &token {
                 req = req.continuation_token(t);
             }
-            let resp = req.send().await.map_err(|e| unavailable("list", aws_sdk_s3::error::DisplayErrorContext(&e)))?;
-            keys.extend(resp.contents().iter().filter_map(|o| o.key().map(String::from)));
+            let resp = req
+                .send()
+                .await
+                .map_err(|e| unavailable("list", aws_sdk_s3::error::DisplayErrorContext(&e)))?;
+            keys.extend(
+                resp.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(String::from)),
+            );
             if keys.len() >= limit {
                 keys.truncate(limit);
                 break;

@@ -16,7 +16,9 @@ pub struct LocalAudit(pub AuditLog);
 
 pub fn audit_error(e: AuditError) -> ApiError {
     match e {
-        AuditError::Invalid(m) => ApiError::new(ErrorCode::BadRequest, format!("audit record refused: {m}")),
+        AuditError::Invalid(m) => {
+            ApiError::new(ErrorCode::BadRequest, format!("audit record refused: {m}"))
+        }
         other => {
             tracing::error!(error = %other, "audit log cannot write");
             ApiError::from_code(ErrorCode::AuditUnavailable)
@@ -40,13 +42,17 @@ pub struct RemoteAudit(pub InternalClient);
 #[async_trait]
 impl AuditSink for RemoteAudit {
     async fn record(&self, event: AuditEvent) -> Result<(), ApiError> {
-        let _: serde_json::Value = self.0.post(routes::AUDIT_APPEND, &event).await.map_err(|e| {
-            if e.code == ErrorCode::RelayUnreachable {
-                ApiError::new(ErrorCode::AuditUnavailable, e.message)
-            } else {
-                e
-            }
-        })?;
+        let _: serde_json::Value =
+            self.0
+                .post(routes::AUDIT_APPEND, &event)
+                .await
+                .map_err(|e| {
+                    if e.code == ErrorCode::RelayUnreachable {
+                        ApiError::new(ErrorCode::AuditUnavailable, e.message)
+                    } else {
+                        e
+                    }
+                })?;
         Ok(())
     }
 

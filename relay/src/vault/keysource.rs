@@ -36,7 +36,10 @@ pub struct RemoteKeys {
 
 impl RemoteKeys {
     pub fn new(client: InternalClient) -> RemoteKeys {
-        RemoteKeys { client, cache: Mutex::new(None) }
+        RemoteKeys {
+            client,
+            cache: Mutex::new(None),
+        }
     }
 
     async fn fetch(&self) -> Result<Jwks, ApiError> {
@@ -51,7 +54,11 @@ impl RemoteKeys {
 #[async_trait]
 impl KeySource for RemoteKeys {
     async fn jwks(&self) -> Result<Jwks, ApiError> {
-        let cached = self.cache.lock().ok().and_then(|c| c.as_ref().map(|(j, _)| j.clone()));
+        let cached = self
+            .cache
+            .lock()
+            .ok()
+            .and_then(|c| c.as_ref().map(|(j, _)| j.clone()));
         match cached {
             Some(j) => Ok(j),
             None => self.fetch().await,
@@ -59,11 +66,11 @@ impl KeySource for RemoteKeys {
     }
 
     async fn refresh(&self) -> Result<Jwks, ApiError> {
-        let recent = self
-            .cache
-            .lock()
-            .ok()
-            .and_then(|c| c.as_ref().filter(|(_, at)| at.elapsed() < MIN_REFRESH).map(|(j, _)| j.clone()));
+        let recent = self.cache.lock().ok().and_then(|c| {
+            c.as_ref()
+                .filter(|(_, at)| at.elapsed() < MIN_REFRESH)
+                .map(|(j, _)| j.clone())
+        });
         match recent {
             // A flood of unknown kids must not turn into a flood of JWKS fetches.
             Some(j) => Ok(j),

@@ -34,7 +34,10 @@ pub fn router(vault: Arc<Vault>) -> Router {
     let mut r = Router::new();
     for (dc, op) in ALL_CLASS_OPS {
         let path = routes::vault_route(dc, op);
-        r = r.route(path, post(move |state, req| request::handle(state, req, dc, op, path)));
+        r = r.route(
+            path,
+            post(move |state, req| request::handle(state, req, dc, op, path)),
+        );
     }
     r.with_state(vault)
 }

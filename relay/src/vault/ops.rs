@@ -7,7 +7,10 @@ use crate::http::{decode_json, json_ok};
 use agentkeys_core::cap::CapClaims;
 use agentkeys_core::envelope::{self, Dek, EnvelopeError, EnvelopeHeader, ObjectContext};
 use agentkeys_core::names::{validate_object_name, Op, LIST_ALL, MAX_VALUE_BYTES};
-use agentkeys_core::wire::{GetResponse, ListRequest, ListResponse, NameRequest, PutRequest, PutResponse, SecretValue, TeardownResponse};
+use agentkeys_core::wire::{
+    GetResponse, ListRequest, ListResponse, NameRequest, PutRequest, PutResponse, SecretValue,
+    TeardownResponse,
+};
 use agentkeys_core::{ApiError, ErrorCode};
 use axum::response::Response;
 
@@ -40,29 +43,49 @@ pub async fn run(v: &Vault, c: &CapClaims, body: &[u8]) -> Result<Response, ApiE
 
 async fn store(v: &Vault, c: &CapClaims, req: PutRequest) -> Result<Response, ApiError> {
     same_service(c, &req.name)?;
-    let plain = req.value.decode().ok_or_else(|| ApiError::new(ErrorCode::InvalidValue, "value is not base64"))?;
+    let plain = req
+        .value
+        .decode()
+        .ok_or_else(|| ApiError::new(ErrorCode::InvalidValue, "value is not base64"))?;
     if plain.is_empty() || plain.len() > MAX_VALUE_BYTES {
         return Err(ApiError::from_code(ErrorCode::InvalidValue));
     }
     let dek = Dek::generate();
     let (epoch, wrapped) = v.signer.wrap(c.dc, &c.sub, &dek).await?;
-    let header = EnvelopeHeader { epoch, wrapped_dek: wrapped };
-    let ctx = ObjectContext { data_class: c.dc, operator: &c.opr, actor: &c.sub, name: &req.name };
+    let header = EnvelopeHeader {
+        epoch,
+        wrapped_dek: wrapped,
+    };
+    let ctx = ObjectContext {
+        data_class: c.dc,
+        operator: &c.opr,
+        actor: &c.sub,
+        name: &req.name,
+    };
     let sealed = envelope::seal(&dek, &header, &ctx, &plain);
     let key = envelope::object_key(c.dc, &c.sub, &req.name);
     v.store.put(c.dc, &key, sealed).await?;
-    Ok(json_ok(&PutResponse { name: req.name, stored: true }))
+    Ok(json_ok(&PutResponse {
+        name: req.name,
+        stored: true,
+    }))
 }
 
 async fn fetch(v: &Vault, c: &CapClaims, req: NameRequest) -> Result<Response, ApiError> {
     same_service(c, &req.name)?;
     let key = envelope::object_key(c.dc, &c.sub, &req.name);
-    let bytes = v
-        .store
-        .get(c.dc, &key)
-        .await?
-        .ok_or_else(|| ApiError::new(ErrorCode::SecretNotFound, format!("no {} stored under '{}'", c.dc, req.name)))?;
-    let integrity = |why: &str| ApiError::new(ErrorCode::ObjectIntegrityFailed, format!("object '{}' {why}", req.name));
+    let bytes = v.store.get(c.dc, &key).await?.ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::SecretNotFound,
+            format!("no {} stored under '{}'", c.dc, req.name),
+        )
+    })?;
+    let integrity = |why: &str| {
+        ApiError::new(
+            ErrorCode::ObjectIntegrityFailed,
+            format!("object '{}' {why}", req.name),
+        )
+    };
     let (header, _) = EnvelopeHeader::parse(&bytes).map_err(|e| match e {
         EnvelopeError::UnsupportedVersion(_) => integrity("has an unsupported envelope version"),
         _ => integrity("is not a valid envelope"),
@@ -72,23 +95,40 @@ async fn fetch(v: &Vault, c: &CapClaims, req: NameRequest) -> Result<Response, A
         .unwrap(c.dc, &c.sub, header.epoch, &header.wrapped_dek)
         .await
         .map_err(|e| match e.code {
-            ErrorCode::UnwrapFailed | ErrorCode::EpochUnknown => integrity("failed its integrity check: its data key does not open for this actor and class"),
+            ErrorCode::UnwrapFailed | ErrorCode::EpochUnknown => integrity(
+                "failed its integrity check: its data key does not open for this actor and class",
+            ),
             _ => e,
         })?;
-    let ctx = ObjectContext { data_class: c.dc, operator: &c.opr, actor: &c.sub, name: &req.name };
-    let plain = envelope::open(&dek, &bytes, &ctx)
-        .map_err(|_| integrity("failed its integrity check (tampered, or moved from another service or actor)"))?;
-    Ok(json_ok(&GetResponse { name: req.name, value: SecretValue::from_bytes(&plain) }))
+    let ctx = ObjectContext {
+        data_class: c.dc,
+        operator: &c.opr,
+        actor: &c.sub,
+        name: &req.name,
+    };
+    let plain = envelope::open(&dek, &bytes, &ctx).map_err(|_| {
+        integrity("failed its integrity check (tampered, or moved from another service or actor)")
+    })?;
+    Ok(json_ok(&GetResponse {
+        name: req.name,
+        value: SecretValue::from_bytes(&plain),
+    }))
 }
 
 async fn teardown(v: &Vault, c: &CapClaims, req: NameRequest) -> Result<Response, ApiError> {
     same_service(c, &req.name)?;
     let key = envelope::object_key(c.dc, &c.sub, &req.name);
     if !v.store.exists(c.dc, &key).await? {
-        return Err(ApiError::new(ErrorCode::SecretNotFound, format!("no {} stored under '{}'", c.dc, req.name)));
+        return Err(ApiError::new(
+            ErrorCode::SecretNotFound,
+            format!("no {} stored under '{}'", c.dc, req.name),
+        ));
     }
     v.store.delete(c.dc, &key).await?;
-    Ok(json_ok(&TeardownResponse { name: req.name, deleted: true }))
+    Ok(json_ok(&TeardownResponse {
+        name: req.name,
+        deleted: true,
+    }))
 }
 
 async fn list(v: &Vault, c: &CapClaims) -> Result<Response, ApiError> {
@@ -99,7 +139,11 @@ async fn list(v: &Vault, c: &CapClaims) -> Result<Response, ApiError> {
     let keys = v.store.list(c.dc, &prefix, LIST_LIMIT).await?;
     let mut names: Vec<String> = keys
         .iter()
-        .filter_map(|k| k.strip_prefix(&prefix)?.strip_suffix(".enc").map(String::from))
+        .filter_map(|k| {
+            k.strip_prefix(&prefix)?
+                .strip_suffix(".enc")
+                .map(String::from)
+        })
         .filter(|n| validate_object_name(n).is_ok())
         .collect();
     names.sort();

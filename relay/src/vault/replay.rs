@@ -23,7 +23,9 @@ pub enum ReplayVerdict {
 
 impl ReplayCache {
     pub fn check_and_insert(&self, sig: &RecoverableSignature, ts: u64, now: u64) -> ReplayVerdict {
-        let Ok(mut seen) = self.seen.lock() else { return ReplayVerdict::Full };
+        let Ok(mut seen) = self.seen.lock() else {
+            return ReplayVerdict::Full;
+        };
         if seen.contains_key(sig) {
             return ReplayVerdict::Replayed;
         }
@@ -47,7 +49,10 @@ mod tests {
     fn second_use_is_replay() {
         let c = ReplayCache::default();
         assert_eq!(c.check_and_insert(&[1; 65], 10, 10), ReplayVerdict::Fresh);
-        assert_eq!(c.check_and_insert(&[1; 65], 10, 11), ReplayVerdict::Replayed);
+        assert_eq!(
+            c.check_and_insert(&[1; 65], 10, 11),
+            ReplayVerdict::Replayed
+        );
         assert_eq!(c.check_and_insert(&[2; 65], 10, 11), ReplayVerdict::Fresh);
     }
 }

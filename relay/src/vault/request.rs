@@ -18,9 +18,17 @@ use axum::extract::{Request, State};
 use axum::response::Response;
 use std::sync::Arc;
 
-pub async fn handle(State(v): State<Arc<Vault>>, req: Request, dc: DataClass, op: Op, path: &'static str) -> Result<Response, ApiFailure> {
+pub async fn handle(
+    State(v): State<Arc<Vault>>,
+    req: Request,
+    dc: DataClass,
+    op: Op,
+    path: &'static str,
+) -> Result<Response, ApiFailure> {
     let now = now_secs();
-    let token = bearer_token(req.headers()).ok_or(ErrorCode::CapMissing)?.to_string();
+    let token = bearer_token(req.headers())
+        .ok_or(ErrorCode::CapMissing)?
+        .to_string();
     let proof = match req.headers().get(POP_HEADER) {
         Some(h) => Some(h.to_str().map_err(|_| ErrorCode::PopMalformed)?.to_string()),
         None => None,
@@ -29,11 +37,24 @@ pub async fn handle(State(v): State<Arc<Vault>>, req: Request, dc: DataClass, op
     let body = read_body(req.into_body(), MAX_BODY_BYTES).await?;
     let outcome = async {
         let proof = proof.ok_or(ErrorCode::PopMissing)?;
-        let verified = pop::verify(&proof, &claims.jti, &claims.cnf.eth_addr, "POST", path, &body, now)?;
+        let verified = pop::verify(
+            &proof,
+            &claims.jti,
+            &claims.cnf.eth_addr,
+            "POST",
+            path,
+            &body,
+            now,
+        )?;
         match v.replay.check_and_insert(&verified.sig, verified.ts, now) {
             ReplayVerdict::Fresh => {}
             ReplayVerdict::Replayed => return Err(ApiError::from_code(ErrorCode::PopReplayed)),
-            ReplayVerdict::Full => return Err(ApiError::new(ErrorCode::Timeout, "too many requests in flight; retry shortly")),
+            ReplayVerdict::Full => {
+                return Err(ApiError::new(
+                    ErrorCode::Timeout,
+                    "too many requests in flight; retry shortly",
+                ))
+            }
         }
         ops::run(&v, &claims, &body).await
     }
@@ -53,8 +74,20 @@ pub async fn handle(State(v): State<Arc<Vault>>, req: Request, dc: DataClass, op
     }
 }
 
-async fn verify(v: &Vault, token: &str, dc: DataClass, op: Op, now: u64) -> Result<CapClaims, ApiError> {
-    let expect = CapExpectation { issuer: &v.issuer, audience: &v.audience, op, data_class: dc, now };
+async fn verify(
+    v: &Vault,
+    token: &str,
+    dc: DataClass,
+    op: Op,
+    now: u64,
+) -> Result<CapClaims, ApiError> {
+    let expect = CapExpectation {
+        issuer: &v.issuer,
+        audience: &v.audience,
+        op,
+        data_class: dc,
+        now,
+    };
     let jwks = v.keys.jwks().await?;
     match verify_cap(token, &jwks, &expect) {
         Err(ErrorCode::CapUnknownKey) => {

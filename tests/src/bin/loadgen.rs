@@ -31,14 +31,24 @@ struct Args {
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
-    let host = args.url.trim_start_matches("http://").split(':').next().unwrap_or("");
+    let host = args
+        .url
+        .trim_start_matches("http://")
+        .split(':')
+        .next()
+        .unwrap_or("");
     if !(host == "127.0.0.1" || host == "localhost" || host == "[::1]") {
-        eprintln!("agentkeys-loadgen: refusing a non-loopback target {}", args.url);
+        eprintln!(
+            "agentkeys-loadgen: refusing a non-loopback target {}",
+            args.url
+        );
         std::process::exit(2);
     }
     let mut client = RelayClient::new(&args.url);
     client.sign_in().await;
-    let (status, v) = client.store(DataClass::Credentials, "loadgen", b"sk-loadgen-value").await;
+    let (status, v) = client
+        .store(DataClass::Credentials, "loadgen", b"sk-loadgen-value")
+        .await;
     if status != 200 {
         eprintln!("agentkeys-loadgen: store failed: {v}");
         std::process::exit(1);
@@ -47,23 +57,39 @@ async fn main() {
     let issued = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + Duration::from_secs(args.max_seconds);
-    let body = serde_json::to_vec(&NameRequest { name: "loadgen".into() }).unwrap_or_default();
+    let body = serde_json::to_vec(&NameRequest {
+        name: "loadgen".into(),
+    })
+    .unwrap_or_default();
     let started = Instant::now();
     let mut workers = Vec::new();
     for _ in 0..args.concurrency {
-        let (client, issued, errors, body) = (client.clone(), issued.clone(), errors.clone(), body.clone());
+        let (client, issued, errors, body) =
+            (client.clone(), issued.clone(), errors.clone(), body.clone());
         let total = args.requests;
         workers.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
-            let mut cap = client.cap(DataClass::Credentials, Op::Fetch, "loadgen").await;
+            let mut cap = client
+                .cap(DataClass::Credentials, Op::Fetch, "loadgen")
+                .await;
             let mut cap_at = Instant::now();
             while issued.fetch_add(1, Ordering::Relaxed) < total && Instant::now() < deadline {
                 if cap_at.elapsed() > Duration::from_secs(240) {
-                    cap = client.cap(DataClass::Credentials, Op::Fetch, "loadgen").await;
+                    cap = client
+                        .cap(DataClass::Credentials, Op::Fetch, "loadgen")
+                        .await;
                     cap_at = Instant::now();
                 }
                 let t = Instant::now();
-                let (status, _) = client.vault(DataClass::Credentials, Op::Fetch, Some(&cap), body.clone(), Pop::Valid).await;
+                let (status, _) = client
+                    .vault(
+                        DataClass::Credentials,
+                        Op::Fetch,
+                        Some(&cap),
+                        body.clone(),
+                        Pop::Valid,
+                    )
+                    .await;
                 latencies.push(t.elapsed());
                 if status != 200 {
                     errors.fetch_add(1, Ordering::Relaxed);
@@ -78,7 +104,11 @@ async fn main() {
     }
     let elapsed = started.elapsed();
     all.sort();
-    let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or_default();
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
     println!(
         "fetches={} errors={} concurrency={} seconds={:.2} throughput={:.0}/s p50={:.2}ms p99={:.2}ms",
         all.len(),

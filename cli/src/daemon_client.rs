@@ -1,0 +1,162 @@
+//! The daemon's socket API, as seen from the CLI: JSON over HTTP/1.1 on the Unix socket, one
+//! connection per request.
+
+use std::io;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use agentkeys_core::error::{ErrorBody, ErrorCode};
+use agentkeys_core::paths::Paths;
+use agentkeys_core::wire::MAX_BODY_BYTES;
+use bytes::Bytes;
+use http::Method;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tokio::net::UnixStream;
+use zeroize::Zeroizing;
+
+use crate::error::CliError;
+use crate::http1;
+
+/// Operations go through the relay (sign-in, capability, vault), each bounded by the daemon's
+/// own 30 s timeouts; this only guards against a daemon that hangs.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub struct DaemonClient {
+    socket: PathBuf,
+    timeout: Duration,
+}
+
+pub fn resolve_paths() -> Result<Paths, CliError> {
+    Paths::resolve().ok_or_else(|| {
+        CliError::new(
+            ErrorCode::Internal,
+            "cannot determine the home directory; set AGENTKEYS_HOME",
+        )
+    })
+}
+
+impl DaemonClient {
+    pub fn new(socket: PathBuf) -> DaemonClient {
+        DaemonClient {
+            socket,
+            timeout: REQUEST_TIMEOUT,
+        }
+    }
+
+    pub fn from_env() -> Result<DaemonClient, CliError> {
+        Ok(DaemonClient::new(resolve_paths()?.socket()))
+    }
+
+    pub fn with_timeout(mut self, timeout: Duration) -> DaemonClient {
+        self.timeout = timeout;
+        self
+    }
+
+    pub fn socket(&self) -> &std::path::Path {
+        &self.socket
+    }
+
+    /// Fails fast with `daemon_not_running` before the user is prompted for anything.
+    pub async fn ensure_reachable(&self) -> Result<(), CliError> {
+        UnixStream::connect(&self.socket)
+            .await
+            .map(drop)
+            .map_err(|e| self.connect_error(&e))
+    }
+
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, CliError> {
+        self.request(Method::GET, path, Bytes::new()).await
+    }
+
+    pub async fn post<Req: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        req: &Req,
+    ) -> Result<T, CliError> {
+        let body = serde_json::to_vec(req).map_err(|e| {
+            CliError::new(
+                ErrorCode::Internal,
+                format!("cannot encode the request: {e}"),
+            )
+        })?;
+        // Request bodies can carry a secret: wipe the buffer once hyper is done with it.
+        self.request(Method::POST, path, Bytes::from_owner(Zeroizing::new(body)))
+            .await
+    }
+
+    async fn request<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Bytes,
+    ) -> Result<T, CliError> {
+        let work = async {
+            let stream = UnixStream::connect(&self.socket)
+                .await
+                .map_err(|e| self.connect_error(&e))?;
+            http1::exchange(
+                stream,
+                method,
+                "agentkeys-daemon",
+                path,
+                body,
+                4 * MAX_BODY_BYTES,
+            )
+            .await
+            .map_err(|e| {
+                CliError::new(
+                    ErrorCode::Internal,
+                    format!("talking to the daemon failed: {e}"),
+                )
+            })
+        };
+        let reply = tokio::time::timeout(self.timeout, work)
+            .await
+            .map_err(|_| {
+                CliError::new(
+                    ErrorCode::Timeout,
+                    format!(
+                        "the daemon did not answer within {} s",
+                        self.timeout.as_secs()
+                    ),
+                )
+            })??;
+        if (200..300).contains(&reply.status) {
+            // Position only: serde quotes offending strings, which could be a secret value.
+            return serde_json::from_slice(&reply.body).map_err(|e| {
+                CliError::new(
+                    ErrorCode::Internal,
+                    format!(
+                        "the daemon's answer to {path} is not the expected JSON (line {}, column {})",
+                        e.line(),
+                        e.column()
+                    ),
+                )
+            });
+        }
+        match serde_json::from_slice::<ErrorBody>(&reply.body) {
+            Ok(body) => Err(CliError::from_body(body)),
+            Err(_) => Err(CliError::new(
+                ErrorCode::Internal,
+                format!("the daemon answered {path} with HTTP {}", reply.status),
+            )),
+        }
+    }
+
+    fn connect_error(&self, e: &io::Error) -> CliError {
+        match e.kind() {
+            io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => {
+                CliError::daemon_not_running()
+            }
+            _ => CliError::new(
+                ErrorCode::DaemonNotRunning,
+                format!(
+                    "cannot connect to the daemon socket {}: {e}; start it with `agentkeys up`",
+                    self.socket.display()
+                ),
+            ),
+        }
+    }
+}

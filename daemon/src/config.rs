@@ -1,0 +1,252 @@
+//! The daemon's settings: `daemon.toml` in the config dir (optional), then `AGENTKEYS_*`
+//! environment variables, then command-line flags, each overriding the one before.
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use agentkeys_core::identity::sha256;
+use agentkeys_core::paths::Paths;
+use serde::Deserialize;
+
+use crate::keychain::{KeychainConfig, KeychainMode, DEFAULT_ACCOUNT, DEFAULT_SERVICE};
+
+/// Where `agentkeys up` starts the embedded relay unless told otherwise.
+pub const DEFAULT_RELAY_URL: &str = "http://127.0.0.1:8787";
+pub const ENV_RELAY_URL: &str = "AGENTKEYS_RELAY_URL";
+pub const ENV_KEYCHAIN: &str = "AGENTKEYS_KEYCHAIN";
+pub const ENV_HOME: &str = "AGENTKEYS_HOME";
+
+/// `daemon.toml`. Unknown keys are refused so a typo does not silently fall back to a default.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub relay_url: Option<String>,
+    pub keychain: Option<String>,
+}
+
+/// Settings that the environment or the command line may override.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Overrides {
+    pub relay_url: Option<String>,
+    pub keychain: Option<String>,
+    pub socket: Option<PathBuf>,
+}
+
+impl Overrides {
+    pub fn from_env() -> Overrides {
+        let var = |name| std::env::var(name).ok().filter(|v| !v.is_empty());
+        Overrides {
+            relay_url: var(ENV_RELAY_URL),
+            keychain: var(ENV_KEYCHAIN),
+            socket: None, // AGENTKEYS_SOCKET is read by `Paths::socket`
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct DaemonConfig {
+    /// Without a trailing slash, so paths can be appended.
+    pub relay_url: String,
+    pub keychain: KeychainConfig,
+    pub socket: PathBuf,
+    pub pid_file: PathBuf,
+}
+
+/// A setting that cannot be used; shown as one line `<setting>: <reason>`.
+#[derive(Debug, thiserror::Error)]
+#[error("{setting}: {reason}")]
+pub struct ConfigError {
+    pub setting: String,
+    pub reason: String,
+}
+
+fn invalid(setting: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+    ConfigError {
+        setting: setting.into(),
+        reason: reason.into(),
+    }
+}
+
+impl DaemonConfig {
+    /// Resolves the paths, reads `daemon.toml` and the environment, and applies `flags`.
+    pub fn load(flags: Overrides) -> Result<DaemonConfig, ConfigError> {
+        let paths = Paths::resolve().ok_or_else(|| {
+            invalid(
+                "paths",
+                "cannot determine the home directory; set AGENTKEYS_HOME",
+            )
+        })?;
+        let file = read_file_config(&paths.daemon_config())?;
+        let home = std::env::var_os(ENV_HOME).filter(|h| !h.is_empty());
+        DaemonConfig::from_parts(&paths, file, Overrides::from_env(), flags, home.as_deref())
+    }
+
+    pub fn from_parts(
+        paths: &Paths,
+        file: FileConfig,
+        env: Overrides,
+        flags: Overrides,
+        home: Option<&OsStr>,
+    ) -> Result<DaemonConfig, ConfigError> {
+        let relay_url = flags
+            .relay_url
+            .or(env.relay_url)
+            .or(file.relay_url)
+            .unwrap_or_else(|| DEFAULT_RELAY_URL.to_string());
+        let relay_url = normalize_relay_url(&relay_url)?;
+        let mode = match flags.keychain.or(env.keychain).or(file.keychain) {
+            Some(text) => text
+                .parse::<KeychainMode>()
+                .map_err(|e| invalid("keychain", e.to_string()))?,
+            None => KeychainMode::Auto,
+        };
+        let keychain = KeychainConfig {
+            mode,
+            service: DEFAULT_SERVICE.to_string(),
+            account: keychain_account(home),
+            file_dir: paths.data_dir.join("device"),
+        };
+        Ok(DaemonConfig {
+            relay_url,
+            keychain,
+            socket: flags.socket.unwrap_or_else(|| paths.socket()),
+            pid_file: paths.daemon_pid(),
+        })
+    }
+}
+
+fn read_file_config(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(FileConfig::default()),
+        Err(e) => return Err(invalid(path.display().to_string(), e.to_string())),
+    };
+    toml::from_str(&text).map_err(|e| {
+        // toml's messages span several lines (with a source excerpt); keep the first.
+        let reason = e
+            .message()
+            .lines()
+            .next()
+            .unwrap_or("invalid TOML")
+            .to_string();
+        invalid(path.display().to_string(), reason)
+    })
+}
+
+/// Tests and parallel installs set `AGENTKEYS_HOME`; each home gets its own keychain entry
+/// so that two homes never share (or overwrite) one device identity.
+pub fn keychain_account(home: Option<&OsStr>) -> String {
+    match home {
+        Some(home) => {
+            let digest = hex::encode(sha256(home.as_bytes()));
+            format!("{DEFAULT_ACCOUNT}-{}", &digest[..16])
+        }
+        None => DEFAULT_ACCOUNT.to_string(),
+    }
+}
+
+pub fn normalize_relay_url(url: &str) -> Result<String, ConfigError> {
+    let trimmed = url.trim().trim_end_matches('/');
+    let rest = trimmed
+        .strip_prefix("http://")
+        .or_else(|| trimmed.strip_prefix("https://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => {
+            Ok(trimmed.to_string())
+        }
+        _ => Err(invalid(
+            "relay_url",
+            format!("{url:?} is not an http:// or https:// URL"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paths() -> Paths {
+        Paths {
+            config_dir: "/h/config".into(),
+            data_dir: "/h/data".into(),
+            state_dir: "/h/state".into(),
+            runtime_dir: "/h/run".into(),
+        }
+    }
+
+    #[test]
+    fn precedence_is_file_then_env_then_flags() {
+        let file = FileConfig {
+            relay_url: Some("http://file:1".into()),
+            keychain: Some("os".into()),
+        };
+        let env = Overrides {
+            relay_url: Some("http://env:2/".into()),
+            ..Default::default()
+        };
+        let cfg = DaemonConfig::from_parts(&paths(), file.clone(), env, Overrides::default(), None)
+            .unwrap();
+        assert_eq!(cfg.relay_url, "http://env:2");
+        assert_eq!(cfg.keychain.mode, KeychainMode::Os);
+        assert_eq!(cfg.keychain.file_dir, PathBuf::from("/h/data/device"));
+        assert_eq!(cfg.pid_file, PathBuf::from("/h/state/daemon.pid"));
+
+        let flags = Overrides {
+            relay_url: Some("https://flag:3".into()),
+            keychain: Some("file".into()),
+            socket: Some("/s.sock".into()),
+        };
+        let cfg =
+            DaemonConfig::from_parts(&paths(), file, Overrides::default(), flags, None).unwrap();
+        assert_eq!(cfg.relay_url, "https://flag:3");
+        assert_eq!(cfg.keychain.mode, KeychainMode::File);
+        assert_eq!(cfg.socket, PathBuf::from("/s.sock"));
+    }
+
+    #[test]
+    fn defaults_and_refusals() {
+        let cfg = DaemonConfig::from_parts(
+            &paths(),
+            FileConfig::default(),
+            Overrides::default(),
+            Overrides::default(),
+            None,
+        )
+        .unwrap();
+        assert_eq!(cfg.relay_url, DEFAULT_RELAY_URL);
+        assert_eq!(cfg.keychain.mode, KeychainMode::Auto);
+        assert_eq!(cfg.keychain.account, DEFAULT_ACCOUNT);
+
+        let bad = Overrides {
+            keychain: Some("vault".into()),
+            ..Default::default()
+        };
+        let err = DaemonConfig::from_parts(
+            &paths(),
+            FileConfig::default(),
+            bad,
+            Overrides::default(),
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(err.setting, "keychain");
+        assert!(normalize_relay_url("ftp://x").is_err());
+        assert!(normalize_relay_url("http://").is_err());
+    }
+
+    #[test]
+    fn home_gets_its_own_account() {
+        let a = keychain_account(Some(OsStr::new("/tmp/a")));
+        let b = keychain_account(Some(OsStr::new("/tmp/b")));
+        assert_ne!(a, b);
+        assert!(a.starts_with("device-k10-"));
+        assert_eq!(a.len(), "device-k10-".len() + 16);
+    }
+
+    #[test]
+    fn file_config_refuses_unknown_keys() {
+        assert!(toml::from_str::<FileConfig>("relay_url = \"http://x\"\n").is_ok());
+        assert!(toml::from_str::<FileConfig>("relay = \"http://x\"\n").is_err());
+    }
+}

@@ -1,0 +1,120 @@
+//! Capabilities cached per (data class, operation, name), so repeated reads of one secret do
+//! not mint a token each time. Each use still carries a fresh proof of possession.
+//!
+//! K10 signatures are deterministic (RFC 6979) and a proof covers (jti, method, path, body,
+//! second), so two identical requests on one capability within one second would carry the
+//! same proof, which the vault refuses as a replay. A cached capability is therefore handed
+//! out at most once per second; a second request in the same second mints its own.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use agentkeys_core::names::{DataClass, Op};
+use zeroize::Zeroizing;
+
+/// A cached capability is dropped this long before it expires, so it never lapses between
+/// being picked and reaching the vault.
+const CAP_MARGIN_SECS: u64 = 30;
+/// Bound on the cache; distinct names are few in practice, but a client looping over names
+/// must not grow the daemon without limit.
+const MAX_ENTRIES: usize = 1024;
+
+type CapKey = (DataClass, Op, String);
+
+struct CachedCap {
+    token: Zeroizing<String>,
+    expires_at: u64,
+    /// The proof timestamp (unix seconds) of the capability's latest use.
+    last_used: u64,
+}
+
+#[derive(Default)]
+pub(crate) struct CapCache {
+    entries: Mutex<HashMap<CapKey, CachedCap>>,
+}
+
+impl CapCache {
+    /// A cached capability for a proof timestamped `now`, unless it expires soon or was
+    /// already used for a proof with this timestamp.
+    pub(crate) fn take_for_use(
+        &self,
+        dc: DataClass,
+        op: Op,
+        name: &str,
+        now: u64,
+    ) -> Option<Zeroizing<String>> {
+        let mut entries = self.entries.lock().ok()?;
+        let cap = entries
+            .get_mut(&(dc, op, name.to_string()))
+            .filter(|c| now + CAP_MARGIN_SECS < c.expires_at && c.last_used < now)?;
+        cap.last_used = now;
+        Some(cap.token.clone())
+    }
+
+    /// Caches a capability about to be used for a proof timestamped `now`.
+    pub(crate) fn put(
+        &self,
+        dc: DataClass,
+        op: Op,
+        name: &str,
+        token: Zeroizing<String>,
+        expires_at: u64,
+        now: u64,
+    ) {
+        let Ok(mut entries) = self.entries.lock() else {
+            return;
+        };
+        if entries.len() >= MAX_ENTRIES {
+            entries.retain(|_, c| now + CAP_MARGIN_SECS < c.expires_at);
+            if entries.len() >= MAX_ENTRIES {
+                entries.clear();
+            }
+        }
+        entries.insert(
+            (dc, op, name.to_string()),
+            CachedCap {
+                token,
+                expires_at,
+                last_used: now,
+            },
+        );
+    }
+
+    pub(crate) fn clear(&self) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_expire_with_margin_and_are_keyed_by_name() {
+        let cache = CapCache::default();
+        let (cred, fetch) = (DataClass::Credentials, Op::Fetch);
+        cache.put(cred, fetch, "a", Zeroizing::new("t".into()), 1000, 0);
+        assert!(cache.take_for_use(cred, fetch, "a", 969).is_some());
+        assert!(cache.take_for_use(cred, fetch, "a", 970).is_none());
+        assert!(cache.take_for_use(cred, fetch, "b", 1).is_none());
+        assert!(cache
+            .take_for_use(DataClass::Memory, fetch, "a", 1)
+            .is_none());
+        assert!(cache.take_for_use(cred, Op::Store, "a", 1).is_none());
+        cache.clear();
+        assert!(cache.take_for_use(cred, fetch, "a", 1).is_none());
+    }
+
+    #[test]
+    fn a_capability_serves_one_proof_per_second() {
+        let cache = CapCache::default();
+        let (cred, fetch) = (DataClass::Credentials, Op::Fetch);
+        cache.put(cred, fetch, "a", Zeroizing::new("t".into()), 1000, 10);
+        assert!(cache.take_for_use(cred, fetch, "a", 10).is_none());
+        assert!(cache.take_for_use(cred, fetch, "a", 11).is_some());
+        assert!(cache.take_for_use(cred, fetch, "a", 11).is_none());
+        assert!(cache.take_for_use(cred, fetch, "a", 12).is_some());
+    }
+}

@@ -1,0 +1,71 @@
+//! Sign-in with the device key (SIWE) and the cached session it yields.
+
+use std::fmt;
+
+use agentkeys_core::device_key::DeviceKey;
+use agentkeys_core::error::{ApiError, ErrorCode};
+use agentkeys_core::identity::{Address, Omni};
+use agentkeys_core::routes;
+use agentkeys_core::siwe_msg::{self, SiweChallenge};
+use agentkeys_core::wire::{SessionResponse, SiweStartRequest, SiweVerifyRequest};
+use zeroize::Zeroizing;
+
+use super::http::{decode, encode, Http};
+
+/// Sessions are renewed this long before they expire, so a request never carries a session
+/// that lapses in flight.
+const SESSION_MARGIN_SECS: u64 = 60;
+
+#[derive(Clone)]
+pub(crate) struct CachedSession {
+    pub token: Zeroizing<String>,
+    pub expires_at: u64,
+    pub device: Address,
+    pub operator: Omni,
+}
+
+impl fmt::Debug for CachedSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CachedSession")
+            .field("token", &"redacted")
+            .field("expires_at", &self.expires_at)
+            .field("device", &self.device)
+            .finish()
+    }
+}
+
+impl CachedSession {
+    pub(crate) fn usable_for(&self, device: &Address, now: u64) -> bool {
+        self.device == *device && now + SESSION_MARGIN_SECS < self.expires_at
+    }
+}
+
+pub(crate) async fn sign_in(http: &Http, key: &DeviceKey) -> Result<CachedSession, ApiError> {
+    let address = key.address();
+    let start = encode(&SiweStartRequest { address })?;
+    let reply = http.post(routes::SIWE_START, None, None, start).await?;
+    let challenge: SiweChallenge = decode(routes::SIWE_START, &reply)?;
+    let message = siwe_msg::build_message(&challenge, &address).map_err(|code| {
+        ApiError::new(
+            ErrorCode::RelayProtocol,
+            format!("the relay's sign-in challenge cannot be signed ({code})"),
+        )
+    })?;
+    let signature = format!("0x{}", hex::encode(key.sign_personal(message.as_bytes())));
+    let verify = encode(&SiweVerifyRequest { message, signature })?;
+    let reply = http.post(routes::SIWE_VERIFY, None, None, verify).await?;
+    let session: SessionResponse = decode(routes::SIWE_VERIFY, &reply)?;
+    if session.device != address {
+        return Err(ApiError::new(
+            ErrorCode::RelayProtocol,
+            "the relay issued a session for another device",
+        ));
+    }
+    tracing::info!(device = %address, expires_at = session.expires_at, "signed in to the relay");
+    Ok(CachedSession {
+        token: Zeroizing::new(session.session.clone()),
+        expires_at: session.expires_at,
+        device: address,
+        operator: session.operator,
+    })
+}

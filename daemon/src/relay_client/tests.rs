@@ -1,0 +1,282 @@
+//! The relay client against a small in-process stand-in for the relay that checks what the
+//! real one checks on the client's side of the protocol: SIWE signatures, bearer tokens,
+//! proofs of possession and their single use.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use agentkeys_core::b64;
+use agentkeys_core::cap::{peek_claims, CapClaims, Confirmation};
+use agentkeys_core::device_key::DeviceKey;
+use agentkeys_core::error::{ApiError, ErrorCode};
+use agentkeys_core::identity::{Address, Omni};
+use agentkeys_core::names::{DataClass, Op};
+use agentkeys_core::pop;
+use agentkeys_core::routes;
+use agentkeys_core::siwe_msg::{self, SiweChallenge, SiweExpectation};
+use agentkeys_core::time_util::now_secs;
+use agentkeys_core::wire::{
+    CapRequest, CapResponse, GetResponse, NameRequest, PutRequest, PutResponse, SecretValue,
+    SessionResponse, SiweVerifyRequest,
+};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use time::OffsetDateTime;
+
+use super::RelayClient;
+
+const DOMAIN: &str = "localhost";
+
+#[derive(Default)]
+struct Mock {
+    sessions: HashMap<String, Address>,
+    caps: HashSet<String>,
+    proofs: HashSet<String>,
+    values: HashMap<String, SecretValue>,
+    sign_ins: usize,
+    mints: usize,
+    counter: u64,
+}
+
+type Shared = Arc<Mutex<Mock>>;
+
+fn refuse(code: ErrorCode) -> Response {
+    let status = StatusCode::from_u16(code.http_status()).unwrap();
+    (status, Json(ApiError::from_code(code).to_body())).into_response()
+}
+
+fn bearer(headers: &HeaderMap) -> String {
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default()
+        .to_string()
+}
+
+async fn siwe_start() -> Json<SiweChallenge> {
+    let fmt = &time::format_description::well_known::Rfc3339;
+    let now = OffsetDateTime::now_utc();
+    Json(SiweChallenge {
+        domain: DOMAIN.into(),
+        uri: "http://localhost".into(),
+        chain_id: 31337,
+        nonce: "abcdefgh12345678".into(),
+        issued_at: now.format(fmt).unwrap(),
+        expiration_time: (now + time::Duration::minutes(5)).format(fmt).unwrap(),
+    })
+}
+
+async fn siwe_verify(State(m): State<Shared>, Json(req): Json<SiweVerifyRequest>) -> Response {
+    let expect = SiweExpectation {
+        domain: DOMAIN,
+        chain_id: 31337,
+        now: OffsetDateTime::now_utc(),
+    };
+    let verified = match siwe_msg::verify(&req.message, &req.signature, &expect) {
+        Ok(v) => v,
+        Err(code) => return refuse(code),
+    };
+    let mut m = m.lock().unwrap();
+    m.sign_ins += 1;
+    m.counter += 1;
+    let session = format!("session-{}", m.counter);
+    m.sessions.insert(session.clone(), verified.address);
+    let operator = Omni::operator(&verified.address);
+    Json(SessionResponse {
+        session,
+        expires_at: now_secs() + 3600,
+        device: verified.address,
+        operator,
+        actor: operator,
+    })
+    .into_response()
+}
+
+fn mint(m: &Shared, headers: HeaderMap, req: CapRequest, dc: DataClass, op: Op) -> Response {
+    let mut m = m.lock().unwrap();
+    let Some(device) = m.sessions.get(&bearer(&headers)).copied() else {
+        return refuse(ErrorCode::SessionInvalid);
+    };
+    m.mints += 1;
+    m.counter += 1;
+    let now = now_secs();
+    let claims = CapClaims {
+        iss: "mock".into(),
+        aud: "vault".into(),
+        sub: req.actor,
+        opr: req.operator,
+        op,
+        dc,
+        svc: req.service,
+        dkh: String::new(),
+        epoch: 1,
+        iat: now,
+        exp: now + 300,
+        jti: format!("jti-{}", m.counter),
+        cnf: Confirmation { eth_addr: device },
+    };
+    let payload = b64::encode_url(&serde_json::to_vec(&claims).unwrap());
+    let cap = format!("e30.{payload}.sig");
+    m.caps.insert(cap.clone());
+    Json(CapResponse {
+        cap,
+        expires_at: claims.exp,
+    })
+    .into_response()
+}
+
+/// Checks the capability and the proof; returns the refusal to send, if any.
+fn check_vault(m: &mut Mock, headers: &HeaderMap, path: &str, body: &[u8]) -> Option<Response> {
+    let cap = bearer(headers);
+    if !m.caps.contains(&cap) {
+        return Some(refuse(ErrorCode::CapBadSignature));
+    }
+    let claims = peek_claims(&cap)?;
+    let Some(proof) = headers.get(pop::POP_HEADER).and_then(|v| v.to_str().ok()) else {
+        return Some(refuse(ErrorCode::PopMissing));
+    };
+    let cnf = &claims.cnf.eth_addr;
+    if let Err(code) = pop::verify(proof, &claims.jti, cnf, "POST", path, body, now_secs()) {
+        return Some(refuse(code));
+    }
+    if !m.proofs.insert(proof.to_string()) {
+        return Some(refuse(ErrorCode::PopReplayed));
+    }
+    None
+}
+
+async fn vault_store(State(m): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let mut m = m.lock().unwrap();
+    let path = routes::vault_route(DataClass::Credentials, Op::Store);
+    if let Some(refusal) = check_vault(&mut m, &headers, path, &body) {
+        return refusal;
+    }
+    let req: PutRequest = serde_json::from_slice(&body).unwrap();
+    m.values.insert(req.name.clone(), req.value);
+    Json(PutResponse {
+        name: req.name,
+        stored: true,
+    })
+    .into_response()
+}
+
+async fn vault_fetch(State(m): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let mut m = m.lock().unwrap();
+    let path = routes::vault_route(DataClass::Credentials, Op::Fetch);
+    if let Some(refusal) = check_vault(&mut m, &headers, path, &body) {
+        return refusal;
+    }
+    let req: NameRequest = serde_json::from_slice(&body).unwrap();
+    match m.values.get(&req.name) {
+        Some(value) => Json(GetResponse {
+            name: req.name,
+            value: value.clone(),
+        })
+        .into_response(),
+        None => refuse(ErrorCode::SecretNotFound),
+    }
+}
+
+async fn start_mock() -> (Shared, String) {
+    let state: Shared = Arc::default();
+    let app = Router::new()
+        .route(routes::SIWE_START, post(siwe_start))
+        .route(routes::SIWE_VERIFY, post(siwe_verify))
+        .route(
+            routes::cap_route(DataClass::Credentials, Op::Store),
+            post(
+                |s: State<Shared>, h: HeaderMap, Json(r): Json<CapRequest>| async move {
+                    mint(&s.0, h, r, DataClass::Credentials, Op::Store)
+                },
+            ),
+        )
+        .route(
+            routes::cap_route(DataClass::Credentials, Op::Fetch),
+            post(
+                |s: State<Shared>, h: HeaderMap, Json(r): Json<CapRequest>| async move {
+                    mint(&s.0, h, r, DataClass::Credentials, Op::Fetch)
+                },
+            ),
+        )
+        .route(
+            routes::vault_route(DataClass::Credentials, Op::Store),
+            post(vault_store),
+        )
+        .route(
+            routes::vault_route(DataClass::Credentials, Op::Fetch),
+            post(vault_fetch),
+        )
+        .with_state(state.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (state, url)
+}
+
+async fn fetch(client: &RelayClient, key: &DeviceKey, name: &str) -> Result<Vec<u8>, ApiError> {
+    let req = NameRequest { name: name.into() };
+    let resp: GetResponse = client
+        .vault(key, DataClass::Credentials, Op::Fetch, name, &req)
+        .await?;
+    Ok(resp.value.decode().unwrap().to_vec())
+}
+
+#[tokio::test]
+async fn sign_in_caps_proofs_and_one_retry() {
+    let (mock, url) = start_mock().await;
+    let client = RelayClient::new(&url).unwrap();
+    let key = DeviceKey::generate();
+
+    let put = PutRequest {
+        name: "openrouter".into(),
+        value: SecretValue::from_bytes(b"sk-123"),
+    };
+    let stored: PutResponse = client
+        .vault(&key, DataClass::Credentials, Op::Store, "openrouter", &put)
+        .await
+        .unwrap();
+    assert!(stored.stored);
+
+    // Several identical reads in a row (most within one second) must each carry a fresh
+    // proof; deterministic signatures would otherwise repeat one.
+    for _ in 0..4 {
+        assert_eq!(fetch(&client, &key, "openrouter").await.unwrap(), b"sk-123");
+    }
+    {
+        let m = mock.lock().unwrap();
+        assert_eq!(m.sign_ins, 1, "the session is cached");
+        assert!(m.mints >= 2 && m.mints <= 5, "mints: {}", m.mints);
+    }
+
+    // The relay forgets every token (a restart with new keys): one transparent retry.
+    {
+        let mut m = mock.lock().unwrap();
+        m.sessions.clear();
+        m.caps.clear();
+    }
+    assert_eq!(fetch(&client, &key, "openrouter").await.unwrap(), b"sk-123");
+    assert_eq!(mock.lock().unwrap().sign_ins, 2);
+
+    // Relay errors come back with their own code.
+    let missing = fetch(&client, &key, "nothing").await.unwrap_err();
+    assert_eq!(missing.code, ErrorCode::SecretNotFound);
+}
+
+#[tokio::test]
+async fn unreachable_relay_names_its_url() {
+    let client = RelayClient::new("http://127.0.0.1:9").unwrap();
+    let key = DeviceKey::generate();
+    let err = fetch(&client, &key, "x").await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::RelayUnreachable);
+    assert!(
+        err.message.contains("http://127.0.0.1:9"),
+        "{}",
+        err.message
+    );
+    assert!(!client.is_healthy().await);
+}
