@@ -198,6 +198,13 @@ pub struct DaemonStatus {
     pub relay_reachable: bool,
     pub keychain_backend: String,
     pub keychain_fallback: bool,
+    /// false for the Linux kernel keyring, whose keys are lost at reboot
+    #[serde(default = "default_true")]
+    pub keychain_survives_reboot: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -32,6 +32,10 @@ impl Identity {
         self.store.is_file_fallback()
     }
 
+    pub fn survives_reboot(&self) -> bool {
+        self.store.survives_reboot()
+    }
+
     fn cached(&self) -> Option<Arc<DeviceKey>> {
         self.key.read().ok().and_then(|k| k.clone())
     }

@@ -95,6 +95,12 @@ fn print_human(report: &StatusReport, client: &DaemonClient) -> Result<(), CliEr
                      by file permissions)",
                     d.keychain_backend
                 ))?;
+            } else if !d.keychain_survives_reboot {
+                output::line(&format!(
+                    "keychain: {} (WARNING: the kernel keyring forgets the device key at reboot; \
+                     run a Secret Service such as gnome-keyring, or set AGENTKEYS_KEYCHAIN=file)",
+                    d.keychain_backend
+                ))?;
             } else {
                 output::line(&format!("keychain: {}", d.keychain_backend))?;
             }

@@ -22,6 +22,7 @@ pub async fn status(State(state): State<SharedState>) -> Json<DaemonStatus> {
         relay_reachable: state.relay.is_healthy().await,
         keychain_backend: state.identity.backend().to_string(),
         keychain_fallback: state.identity.is_file_fallback(),
+        keychain_survives_reboot: state.identity.survives_reboot(),
     })
 }
 
