@@ -242,22 +242,22 @@ fn siwe_vector() {
 
 #[test]
 fn pop_vector() {
-    let input = pop::signing_input(
+    let (jti, body, nonce) = (
         "AAECAwQFBgcICQoLDA0ODw",
-        "post",
-        "/v1/cred/fetch",
         br#"{"name":"openrouter"}"#,
-        1_760_000_010,
+        "000102030405060708090a0b0c0d0e0f",
     );
+    let input = pop::signing_input(jti, "post", "/v1/cred/fetch", body, 1_760_000_010, nonce);
     show("pop_input", &format!("{input:?}"));
     assert_eq!(input, POP_INPUT);
-    let header = pop::sign(
+    let header = pop::sign_with_nonce(
         &device(),
-        "AAECAwQFBgcICQoLDA0ODw",
+        jti,
         "POST",
         "/v1/cred/fetch",
-        br#"{"name":"openrouter"}"#,
+        body,
         1_760_000_010,
+        nonce,
     );
     show("pop_header", &header);
     assert_eq!(header, POP_HEADER);
@@ -274,5 +274,5 @@ const CAP_TOKEN: &str = "eyJ0eXAiOiJhZ2VudGtleXMtY2FwK2p3dCIsImFsZyI6IkVTMjU2Iiw
 const SESSION_TOKEN: &str = "eyJ0eXAiOiJhZ2VudGtleXMtc2Vzc2lvbitqd3QiLCJhbGciOiJFUzI1NiIsImtpZCI6Ik9FdXJuYnpPR2JSYWQ0cU9EOWxOSzhWWU1RR3ZnNWNtTG5WS2V5ZEFxTDQifQ.eyJpc3MiOiJodHRwOi8vMTI3LjAuMC4xOjg3ODciLCJhdWQiOiJodHRwOi8vMTI3LjAuMC4xOjg3ODciLCJzdWIiOiIweDJjNzUzNmUzNjA1ZDljMTZhN2EzZDdiMTg5OGU1MjkzOTZhNjVjMjMiLCJvcHIiOiI1NzliYzdkMjlmY2JlNDk2ZDlhMGYwODE4YjA5MGI1ZWQyN2EzNjViMDZkNTdjZWZlYTliYzViODFjZjNiZjUyIiwiYWN0IjoiNTc5YmM3ZDI5ZmNiZTQ5NmQ5YTBmMDgxOGIwOTBiNWVkMjdhMzY1YjA2ZDU3Y2VmZWE5YmM1YjgxY2YzYmY1MiIsInJvbGUiOiJtYXN0ZXIiLCJpYXQiOjE3NjAwMDAwMDAsImV4cCI6MTc2MDAwMzYwMCwianRpIjoiQUFFQ0F3UUZCZ2NJQ1FvTERBME9EdyJ9.OP4FXVjnLMdktMF5BG0MXaKZvPc8_MlQYFQAdbC7fdJXiqnqoHT9j3nDeLVglazw212h9pGo9jHh9Nd0EAMXow";
 const SIWE_MESSAGE: &str = "127.0.0.1:8787 wants you to sign in with your Ethereum account:\n0x2c7536E3605D9C16a7a3D7b1898e529396a65c23\n\nSign in to AgentKeys with this device key.\n\nURI: http://127.0.0.1:8787\nVersion: 1\nChain ID: 31337\nNonce: n0nceAbc12345678\nIssued At: 2025-10-09T08:00:00Z\nExpiration Time: 2025-10-09T08:05:00Z";
 const SIWE_SIGNATURE: &str = "827c79c0da76eefb70819481d5f95a70e5d5a78fdf07b16d1dbd55ce28062ead383b5f5980dc2203554cbd261d19a047507a090dc3bd4bada3fd6c48b0bd39ac1b";
-const POP_INPUT: &str = "agentkeys-pop-v1\nAAECAwQFBgcICQoLDA0ODw\nPOST\n/v1/cred/fetch\na49e3f253c81a208e7bb816e44233bb2527feec7864f76b5300f4cfe39a2b32a\n1760000010";
-const POP_HEADER: &str = "t=1760000010,sig=0x00e8e6a361da8beb912d49f5e3031bda0ab92a85db321560441afe3a4d875fc37d63b425c505ed72178326efbfdcb5dcd3317c6c5d71cc41fc6275b04f696df11c";
+const POP_INPUT: &str = "agentkeys-pop-v1\nAAECAwQFBgcICQoLDA0ODw\nPOST\n/v1/cred/fetch\na49e3f253c81a208e7bb816e44233bb2527feec7864f76b5300f4cfe39a2b32a\n1760000010\n000102030405060708090a0b0c0d0e0f";
+const POP_HEADER: &str = "t=1760000010,n=000102030405060708090a0b0c0d0e0f,sig=0xf4889e21d127ac04c6b82a44750b83049fc2097a3a2c34aa774f2eb7414d63c63685311c4c30690dee3253643a39883cd82b053e8c6f6aa121cbc04a0172e71b1c";

@@ -188,15 +188,24 @@ fn pop_refusals() {
         pop::verify(&h2, "jti1", &addr, "POST", "/v1/cred/fetch", body, NOW).unwrap_err(),
         ErrorCode::PopInvalid
     );
+    // Two proofs of the same request differ (random nonce), so neither replays the other.
+    assert_ne!(
+        h,
+        pop::sign(&key, "jti1", "POST", "/v1/cred/fetch", body, NOW)
+    );
+    let nonce = "0".repeat(32);
     for bad in [
-        "",
-        "t=1",
-        "sig=0x00",
-        "t=x,sig=0x00",
-        "t=1,sig=0x1234,extra=1",
+        "".to_string(),
+        "t=1".into(),
+        "sig=0x00".into(),
+        "t=x,sig=0x00".into(),
+        format!("t={NOW},sig=0x{}", "11".repeat(65)),
+        format!("t={NOW},n=XYZ,sig=0x{}", "11".repeat(65)),
+        format!("t={NOW},n={nonce},sig=0x1234"),
+        format!("t={NOW},n={nonce},sig=0x{},extra=1", "11".repeat(65)),
     ] {
         assert_eq!(
-            pop::verify(bad, "jti1", &addr, "POST", "/p", body, NOW).unwrap_err(),
+            pop::verify(&bad, "jti1", &addr, "POST", "/p", body, NOW).unwrap_err(),
             ErrorCode::PopMalformed,
             "{bad}"
         );

@@ -195,6 +195,11 @@ async fn proof_of_possession_refusals() {
     assert_eq!(s, 200, "{v}");
     let (s, v) = run(Pop::Raw(proof)).await;
     assert_eq!((s, code(&v).as_str()), (401, "pop_replayed"));
+
+    // Identical requests in the same second on one capability are not replays of each other.
+    let ts = now_secs();
+    let (a, b) = tokio::join!(run(Pop::At(ts)), run(Pop::At(ts)));
+    assert_eq!((a.0, b.0), (200, 200), "{} {}", a.1, b.1);
 }
 
 #[tokio::test(flavor = "multi_thread")]

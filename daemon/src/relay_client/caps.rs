@@ -1,10 +1,6 @@
 //! Capabilities cached per (data class, operation, name), so repeated reads of one secret do
-//! not mint a token each time. Each use still carries a fresh proof of possession.
-//!
-//! K10 signatures are deterministic (RFC 6979) and a proof covers (jti, method, path, body,
-//! second), so two identical requests on one capability within one second would carry the
-//! same proof, which the vault refuses as a replay. A cached capability is therefore handed
-//! out at most once per second; a second request in the same second mints its own.
+//! not mint a token each time. Each use still carries a fresh proof of possession, made unique
+//! by its random nonce, so one capability serves any number of concurrent requests.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -24,8 +20,6 @@ type CapKey = (DataClass, Op, String);
 struct CachedCap {
     token: Zeroizing<String>,
     expires_at: u64,
-    /// The proof timestamp (unix seconds) of the capability's latest use.
-    last_used: u64,
 }
 
 #[derive(Default)]
@@ -34,8 +28,7 @@ pub(crate) struct CapCache {
 }
 
 impl CapCache {
-    /// A cached capability for a proof timestamped `now`, unless it expires soon or was
-    /// already used for a proof with this timestamp.
+    /// A cached capability, unless it expires soon.
     pub(crate) fn take_for_use(
         &self,
         dc: DataClass,
@@ -43,15 +36,14 @@ impl CapCache {
         name: &str,
         now: u64,
     ) -> Option<Zeroizing<String>> {
-        let mut entries = self.entries.lock().ok()?;
+        let entries = self.entries.lock().ok()?;
         let cap = entries
-            .get_mut(&(dc, op, name.to_string()))
-            .filter(|c| now + CAP_MARGIN_SECS < c.expires_at && c.last_used < now)?;
-        cap.last_used = now;
+            .get(&(dc, op, name.to_string()))
+            .filter(|c| now + CAP_MARGIN_SECS < c.expires_at)?;
         Some(cap.token.clone())
     }
 
-    /// Caches a capability about to be used for a proof timestamped `now`.
+    /// Caches a freshly minted capability.
     pub(crate) fn put(
         &self,
         dc: DataClass,
@@ -70,14 +62,7 @@ impl CapCache {
                 entries.clear();
             }
         }
-        entries.insert(
-            (dc, op, name.to_string()),
-            CachedCap {
-                token,
-                expires_at,
-                last_used: now,
-            },
-        );
+        entries.insert((dc, op, name.to_string()), CachedCap { token, expires_at });
     }
 
     pub(crate) fn clear(&self) {
@@ -108,13 +93,11 @@ mod tests {
     }
 
     #[test]
-    fn a_capability_serves_one_proof_per_second() {
+    fn a_capability_serves_many_proofs_in_one_second() {
         let cache = CapCache::default();
         let (cred, fetch) = (DataClass::Credentials, Op::Fetch);
         cache.put(cred, fetch, "a", Zeroizing::new("t".into()), 1000, 10);
-        assert!(cache.take_for_use(cred, fetch, "a", 10).is_none());
-        assert!(cache.take_for_use(cred, fetch, "a", 11).is_some());
-        assert!(cache.take_for_use(cred, fetch, "a", 11).is_none());
-        assert!(cache.take_for_use(cred, fetch, "a", 12).is_some());
+        assert!(cache.take_for_use(cred, fetch, "a", 10).is_some());
+        assert!(cache.take_for_use(cred, fetch, "a", 10).is_some());
     }
 }
