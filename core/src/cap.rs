@@ -74,13 +74,25 @@ pub fn verify_cap(
     jwks: &Jwks,
     expect: &CapExpectation<'_>,
 ) -> Result<CapClaims, ErrorCode> {
-    let claims: CapClaims =
-        verify_jwt(token, jwks, KeyPurpose::Session, CAP_TYP).map_err(|e| match e {
-            JwtError::Malformed | JwtError::Signing => ErrorCode::CapMalformed,
-            JwtError::WrongType => ErrorCode::CapWrongType,
-            JwtError::UnknownKey | JwtError::WrongPurpose => ErrorCode::CapUnknownKey,
-            JwtError::BadSignature => ErrorCode::CapBadSignature,
-        })?;
+    let claims = verify_cap_signature(token, jwks)?;
+    check_cap_claims(&claims, expect)?;
+    Ok(claims)
+}
+
+/// The signature half of [`verify_cap`]: header, key and signature. Its result depends only on
+/// the token and the key set, so a verifier may cache it per token; [`check_cap_claims`] must
+/// still run on every use.
+pub fn verify_cap_signature(token: &str, jwks: &Jwks) -> Result<CapClaims, ErrorCode> {
+    verify_jwt(token, jwks, KeyPurpose::Session, CAP_TYP).map_err(|e| match e {
+        JwtError::Malformed | JwtError::Signing => ErrorCode::CapMalformed,
+        JwtError::WrongType => ErrorCode::CapWrongType,
+        JwtError::UnknownKey | JwtError::WrongPurpose => ErrorCode::CapUnknownKey,
+        JwtError::BadSignature => ErrorCode::CapBadSignature,
+    })
+}
+
+/// The claims half of [`verify_cap`]: issuer, audience, time, data class, operation.
+pub fn check_cap_claims(claims: &CapClaims, expect: &CapExpectation<'_>) -> Result<(), ErrorCode> {
     if claims.iss != expect.issuer {
         return Err(ErrorCode::CapWrongIssuer);
     }
@@ -109,7 +121,7 @@ pub fn verify_cap(
     if !svc_ok {
         return Err(ErrorCode::CapMalformed);
     }
-    Ok(claims)
+    Ok(())
 }
 
 /// Reads a capability's claims WITHOUT verifying it. Only for the holder (the daemon), which

@@ -15,6 +15,7 @@ use crate::signer::{self, DekSigner, K3Store, LocalSigner, RemoteSigner};
 use crate::storage::ObjectStore;
 use crate::vault::{
     self, AuditSink, KeySource, LocalAudit, LocalKeys, RemoteAudit, RemoteKeys, ReplayCache, Vault,
+    VerifiedCaps,
 };
 use axum::Router;
 use rand::RngCore;
@@ -208,6 +209,7 @@ pub async fn run(config: RelayConfig, shutdown: impl Future<Output = ()>) -> Res
             store,
             audit,
             replay: ReplayCache::default(),
+            verified: VerifiedCaps::default(),
         };
         app = app.merge(vault::router(Arc::new(v)));
     } else if let Some(log) = &audit_log {

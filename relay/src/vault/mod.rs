@@ -7,10 +7,12 @@ mod keysource;
 mod ops;
 mod replay;
 mod request;
+mod verified_caps;
 
 pub use audit_sink::{audit_error as audit_sink_error, AuditSink, LocalAudit, RemoteAudit};
 pub use keysource::{KeySource, LocalKeys, RemoteKeys};
 pub use replay::ReplayCache;
+pub use verified_caps::VerifiedCaps;
 
 use crate::signer::DekSigner;
 use crate::storage::ObjectStore;
@@ -28,6 +30,7 @@ pub struct Vault {
     pub store: ObjectStore,
     pub audit: Arc<dyn AuditSink>,
     pub replay: ReplayCache,
+    pub verified: VerifiedCaps,
 }
 
 pub fn router(vault: Arc<Vault>) -> Router {

@@ -7,7 +7,7 @@ use super::replay::ReplayVerdict;
 use super::Vault;
 use crate::audit::AuditEvent;
 use crate::http::{bearer_token, read_body, ApiFailure};
-use agentkeys_core::cap::{verify_cap, CapClaims, CapExpectation};
+use agentkeys_core::cap::{check_cap_claims, verify_cap_signature, CapClaims, CapExpectation};
 use agentkeys_core::identity::sha256;
 use agentkeys_core::names::{DataClass, Op};
 use agentkeys_core::pop::{self, POP_HEADER};
@@ -88,14 +88,24 @@ async fn verify(
         data_class: dc,
         now,
     };
-    let jwks = v.keys.jwks().await?;
-    match verify_cap(token, &jwks, &expect) {
-        Err(ErrorCode::CapUnknownKey) => {
-            let fresh = v.keys.refresh().await?;
-            verify_cap(token, &fresh, &expect).map_err(ApiError::from_code)
+    let token_hash = sha256(token.as_bytes());
+    let claims = match v.verified.get(&token_hash) {
+        Some(claims) => claims,
+        None => {
+            let jwks = v.keys.jwks().await?;
+            let claims = match verify_cap_signature(token, &jwks) {
+                Err(ErrorCode::CapUnknownKey) => {
+                    let fresh = v.keys.refresh().await?;
+                    verify_cap_signature(token, &fresh)?
+                }
+                other => other?,
+            };
+            v.verified.insert(token_hash, claims.clone(), now);
+            claims
         }
-        other => other.map_err(ApiError::from_code),
-    }
+    };
+    check_cap_claims(&claims, &expect)?;
+    Ok(claims)
 }
 
 fn event(c: &CapClaims, outcome: &str) -> AuditEvent {
