@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the whole AgentKeys test suite on a fresh Linux machine, installing what the tests need:
-# keyutils (the kernel keychain the daemon's key lives in during tests) and moto_server (an S3
-# endpoint for wire-compatibility tests). Tests run inside a fresh session keyring so they never
-# touch the user's own keychain.
+# keyutils (the kernel keychain the daemon's key lives in during tests), dbus and gnome-keyring
+# (a real Secret Service for the keychain test that needs one), systemd-analyze (checks the
+# service units) and moto_server (an S3 endpoint for wire-compatibility tests). Tests run inside
+# a fresh session keyring and a private session bus, so they never touch the user's keychain.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,9 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 missing=()
 command -v keyctl >/dev/null 2>&1 || missing+=(keyutils)
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+command -v dbus-run-session >/dev/null 2>&1 || missing+=(dbus)
+command -v gnome-keyring-daemon >/dev/null 2>&1 || missing+=(gnome-keyring)
 command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-pip)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
@@ -23,4 +27,14 @@ fi
 
 # The end-to-end tests start the real binaries, so build them first.
 cargo build --workspace --bins --locked
-keyctl session - cargo test --workspace --locked --no-fail-fast "$@"
+# No session bus: the daemons the tests start must not write to the desktop's Secret Service.
+env -u DBUS_SESSION_BUS_ADDRESS keyctl session - cargo test --workspace --locked --no-fail-fast "$@"
+
+# The Secret Service backend against a real gnome-keyring on a private bus, with its keyrings in
+# a throwaway directory.
+keyrings="$(mktemp -d)"
+trap 'rm -rf "$keyrings"' EXIT
+XDG_DATA_HOME="$keyrings" dbus-run-session -- sh -c '
+  eval "$(printf "agentkeys-test\n" | gnome-keyring-daemon --unlock --components=secrets)"
+  cargo test --locked -p agentkeys-daemon --lib -- --ignored --exact keychain::tests::linux::secret_service_roundtrip'
+

@@ -616,14 +616,11 @@ mod linux {
         assert!(elapsed < Duration::from_secs(10), "took {elapsed:?}");
     }
 
-    /// Manual check against a real Secret Service, e.g. under `dbus-run-session` with an
-    /// unlocked gnome-keyring: `AGENTKEYS_TEST_SECRET_SERVICE=1 cargo test ... -- --ignored`.
+    /// Needs a running, unlocked Secret Service, so it runs in its own step of
+    /// `scripts/test.sh`: under `dbus-run-session` with gnome-keyring, `-- --ignored`.
     #[test]
-    #[ignore = "needs a running, unlocked Secret Service"]
+    #[ignore = "run by scripts/test.sh under dbus-run-session with gnome-keyring"]
     fn secret_service_roundtrip() {
-        if std::env::var_os("AGENTKEYS_TEST_SECRET_SERVICE").is_none() {
-            return;
-        }
         let dir = tempfile::tempdir().expect("tempdir");
         let cfg = config(KeychainMode::Os, "ss", dir.path());
         let store =

@@ -283,6 +283,19 @@ pub(super) fn resolve(
         file.internal_token_file.clone(),
     );
 
+    // Capabilities, sessions and secrets cross this socket: beyond loopback they need TLS,
+    // which a proxy in front of the relay terminates; the public URL must say so.
+    if !listen.ip().is_loopback()
+        && !public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"))
+    {
+        return Err(BootFail::new(
+            "public_url",
+            format!("the relay listens on {listen}, beyond loopback, so public_url must be an https:// URL (terminate TLS in front of the relay)"),
+        ));
+    }
+
     let has = |r: Role| roles.contains(&r);
     if has(Role::Vault) {
         if !has(Role::Broker) && broker_url.is_none() {
@@ -392,6 +405,18 @@ mod tests {
         ])
         .unwrap_err();
         assert_eq!(e.setting, "memory_bucket");
+        let e = run(&[
+            ("AGENTKEYS_DATA_DIR", "/d"),
+            ("AGENTKEYS_LISTEN", "0.0.0.0:8787"),
+        ])
+        .unwrap_err();
+        assert_eq!(e.setting, "public_url");
+        let ok = run(&[
+            ("AGENTKEYS_DATA_DIR", "/d"),
+            ("AGENTKEYS_LISTEN", "0.0.0.0:8787"),
+            ("AGENTKEYS_PUBLIC_URL", "https://relay.example.com"),
+        ]);
+        assert!(ok.is_ok());
     }
 
     #[test]
