@@ -25,6 +25,10 @@ if ! command -v moto_server >/dev/null 2>&1; then
   python3 -m pip install --quiet 'moto[server]>=5.1,<6' || python3 -m pip install --quiet --break-system-packages 'moto[server]>=5.1,<6'
 fi
 
+# Contracts: the pinned solc (npm lockfile) must reproduce the committed artifacts exactly.
+command -v npm >/dev/null 2>&1 || { as_root apt-get update -qq; as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; }
+contracts/check-artifacts.sh
+
 # The end-to-end tests start the real binaries, so build them first.
 cargo build --workspace --bins --locked
 # No session bus: the daemons the tests start must not write to the desktop's Secret Service.

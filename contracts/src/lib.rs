@@ -1,0 +1,9 @@
+//! AgentKeys contracts from Rust: bindings generated from the committed solc artifacts (so no
+//! Rust build ever needs a Solidity compiler), an in-process EVM to run them on, and the audit
+//! Merkle tree whose roots `CredentialAudit` anchors.
+
+pub mod bindings;
+pub mod evm;
+pub mod merkle;
+
+pub use evm::{Evm, Receipt, Revert, SpecId};

@@ -1,0 +1,361 @@
+//! CredentialAudit on revm: relay authorization, per-operator roots, and inclusion proofs from
+//! the Rust Merkle builder checked by the contract.
+
+mod common;
+
+use agentkeys_contracts::bindings::CredentialAudit;
+use agentkeys_contracts::merkle::MerkleTree;
+use agentkeys_contracts::{Evm, Receipt, Revert};
+use alloy::primitives::{keccak256, Address, B256, U256};
+use alloy::sol_types::{SolCall, SolError, SolEvent};
+use common::*;
+
+const OWNER: Address = Address::repeat_byte(0x0a);
+const RELAY: Address = Address::repeat_byte(0x7e);
+const OPERATOR: B256 = B256::repeat_byte(0x11);
+const OTHER_OPERATOR: B256 = B256::repeat_byte(0x22);
+
+fn setup() -> (Evm, Address) {
+    let mut evm = chain();
+    let audit = deploy_audit(&mut evm, OWNER);
+    send(
+        &mut evm,
+        OWNER,
+        audit,
+        CredentialAudit::setAuditRelayCall {
+            relay: RELAY,
+            authorized: true,
+        },
+    )
+    .unwrap();
+    (evm, audit)
+}
+
+fn append(
+    evm: &mut Evm,
+    from: Address,
+    audit: Address,
+    operator: B256,
+    root: B256,
+    count: u64,
+) -> Result<Receipt, Revert> {
+    send(
+        evm,
+        from,
+        audit,
+        CredentialAudit::appendRootCall {
+            operatorOmni: operator,
+            root,
+            count,
+        },
+    )
+}
+
+fn root_count(evm: &mut Evm, audit: Address, operator: B256) -> U256 {
+    view(
+        evm,
+        audit,
+        CredentialAudit::rootCountCall {
+            operatorOmni: operator,
+        },
+    )
+}
+
+fn verify(
+    evm: &mut Evm,
+    audit: Address,
+    index: u64,
+    record: B256,
+    proof: Vec<B256>,
+) -> Result<bool, Revert> {
+    try_view(
+        evm,
+        audit,
+        CredentialAudit::verifyEntryInRootCall {
+            operatorOmni: OPERATOR,
+            index: U256::from(index),
+            recordHash: record,
+            proof,
+        },
+    )
+}
+
+fn records(batch: u8, n: u8) -> Vec<B256> {
+    (0..n).map(|i| keccak256([batch, i])).collect()
+}
+
+#[test]
+fn constructor_sets_the_owner_and_refuses_zero() {
+    let (mut evm, audit) = setup();
+    assert_eq!(view(&mut evm, audit, CredentialAudit::ownerCall {}), OWNER);
+    let err = evm
+        .deploy(OWNER, audit_init_code(Address::ZERO))
+        .unwrap_err();
+    assert_eq!(err.selector(), Some(CredentialAudit::ZeroAddress::SELECTOR));
+}
+
+#[test]
+fn owner_authorizes_and_deauthorizes_relays_with_events() {
+    let mut evm = chain();
+    let audit = deploy_audit(&mut evm, OWNER);
+    let is_relay = |evm: &mut Evm| view(evm, audit, CredentialAudit::isAuditRelayCall(RELAY));
+    assert!(!is_relay(&mut evm));
+    for authorized in [true, false] {
+        let receipt = send(
+            &mut evm,
+            OWNER,
+            audit,
+            CredentialAudit::setAuditRelayCall {
+                relay: RELAY,
+                authorized,
+            },
+        )
+        .unwrap();
+        assert_eq!(is_relay(&mut evm), authorized);
+        let event = CredentialAudit::AuditRelaySet::decode_log_data(&receipt.logs[0].data).unwrap();
+        assert_eq!((event.relay, event.authorized), (RELAY, authorized));
+    }
+}
+
+#[test]
+fn only_the_owner_sets_relays() {
+    let (mut evm, audit) = setup();
+    for intruder in [RELAY, addr(3)] {
+        let err = send(
+            &mut evm,
+            intruder,
+            audit,
+            CredentialAudit::setAuditRelayCall {
+                relay: intruder,
+                authorized: true,
+            },
+        )
+        .unwrap_err();
+        assert_eq!(err.selector(), Some(CredentialAudit::NotOwner::SELECTOR));
+    }
+}
+
+#[test]
+fn the_zero_address_cannot_be_a_relay() {
+    let (mut evm, audit) = setup();
+    let err = send(
+        &mut evm,
+        OWNER,
+        audit,
+        CredentialAudit::setAuditRelayCall {
+            relay: Address::ZERO,
+            authorized: true,
+        },
+    )
+    .unwrap_err();
+    assert_eq!(err.selector(), Some(CredentialAudit::ZeroAddress::SELECTOR));
+}
+
+#[test]
+fn a_relay_appends_roots_with_index_time_and_event() {
+    let (mut evm, audit) = setup();
+    assert_eq!(root_count(&mut evm, audit, OPERATOR), U256::ZERO);
+    for (i, (root, count)) in [(B256::repeat_byte(1), 3u64), (B256::repeat_byte(2), 8)]
+        .into_iter()
+        .enumerate()
+    {
+        evm.set_timestamp(1_800_000_000 + i as u64);
+        let receipt = append(&mut evm, RELAY, audit, OPERATOR, root, count).unwrap();
+        let returned =
+            CredentialAudit::appendRootCall::abi_decode_returns(&receipt.output).unwrap();
+        assert_eq!(returned, U256::from(i));
+        let log = &receipt.logs[0];
+        assert_eq!(log.address, audit);
+        let event = CredentialAudit::RootAppended::decode_log_data(&log.data).unwrap();
+        assert_eq!(
+            (event.operatorOmni, event.index, event.root, event.count),
+            (OPERATOR, U256::from(i), root, count)
+        );
+        // Both indexed fields are topics, so the relay can filter by operator and index.
+        assert_eq!(log.data.topics()[1], OPERATOR);
+        assert_eq!(log.data.topics()[2], B256::from(U256::from(i)));
+        let stored = view(
+            &mut evm,
+            audit,
+            CredentialAudit::getRootCall {
+                operatorOmni: OPERATOR,
+                index: U256::from(i),
+            },
+        );
+        assert_eq!(
+            (stored.root, stored.count, stored.anchoredAt),
+            (root, count, 1_800_000_000 + i as u64)
+        );
+    }
+    assert_eq!(root_count(&mut evm, audit, OPERATOR), U256::from(2));
+}
+
+#[test]
+fn roots_are_kept_per_operator() {
+    let (mut evm, audit) = setup();
+    append(&mut evm, RELAY, audit, OPERATOR, B256::repeat_byte(1), 1).unwrap();
+    let receipt = append(
+        &mut evm,
+        RELAY,
+        audit,
+        OTHER_OPERATOR,
+        B256::repeat_byte(9),
+        1,
+    )
+    .unwrap();
+    let event = CredentialAudit::RootAppended::decode_log_data(&receipt.logs[0].data).unwrap();
+    assert_eq!(event.index, U256::ZERO, "each operator's list starts at 0");
+    assert_eq!(root_count(&mut evm, audit, OPERATOR), U256::from(1));
+    assert_eq!(root_count(&mut evm, audit, OTHER_OPERATOR), U256::from(1));
+    let other = view(
+        &mut evm,
+        audit,
+        CredentialAudit::getRootCall {
+            operatorOmni: OTHER_OPERATOR,
+            index: U256::ZERO,
+        },
+    );
+    assert_eq!(other.root, B256::repeat_byte(9));
+}
+
+#[test]
+fn unauthorized_senders_cannot_append() {
+    let (mut evm, audit) = setup();
+    for sender in [OWNER, addr(5)] {
+        let err = append(&mut evm, sender, audit, OPERATOR, B256::repeat_byte(1), 1).unwrap_err();
+        let decoded: CredentialAudit::NotAuthorizedToAppend = err.decode().unwrap();
+        assert_eq!((decoded.operatorOmni, decoded.sender), (OPERATOR, sender));
+    }
+    assert_eq!(root_count(&mut evm, audit, OPERATOR), U256::ZERO);
+}
+
+#[test]
+fn a_deauthorized_relay_cannot_append() {
+    let (mut evm, audit) = setup();
+    send(
+        &mut evm,
+        OWNER,
+        audit,
+        CredentialAudit::setAuditRelayCall {
+            relay: RELAY,
+            authorized: false,
+        },
+    )
+    .unwrap();
+    let err = append(&mut evm, RELAY, audit, OPERATOR, B256::repeat_byte(1), 1).unwrap_err();
+    assert_eq!(
+        err.selector(),
+        Some(CredentialAudit::NotAuthorizedToAppend::SELECTOR)
+    );
+}
+
+#[test]
+fn zero_root_and_empty_batch_are_refused() {
+    let (mut evm, audit) = setup();
+    let err = append(&mut evm, RELAY, audit, OPERATOR, B256::ZERO, 1).unwrap_err();
+    assert_eq!(err.selector(), Some(CredentialAudit::ZeroRoot::SELECTOR));
+    let err = append(&mut evm, RELAY, audit, OPERATOR, B256::repeat_byte(1), 0).unwrap_err();
+    assert_eq!(err.selector(), Some(CredentialAudit::EmptyBatch::SELECTOR));
+}
+
+#[test]
+fn reading_past_the_last_root_is_refused() {
+    let (mut evm, audit) = setup();
+    let err = try_view(
+        &mut evm,
+        audit,
+        CredentialAudit::getRootCall {
+            operatorOmni: OPERATOR,
+            index: U256::ZERO,
+        },
+    )
+    .unwrap_err();
+    let decoded: CredentialAudit::RootIndexOutOfRange = err.decode().unwrap();
+    assert_eq!(
+        (decoded.operatorOmni, decoded.index, decoded.rootCount),
+        (OPERATOR, U256::ZERO, U256::ZERO)
+    );
+    let err = verify(&mut evm, audit, 0, B256::repeat_byte(1), vec![]).unwrap_err();
+    assert_eq!(
+        err.selector(),
+        Some(CredentialAudit::RootIndexOutOfRange::SELECTOR)
+    );
+}
+
+#[test]
+fn every_record_of_trees_of_1_2_3_5_8_is_proven_on_chain() {
+    let (mut evm, audit) = setup();
+    let sizes = [1u8, 2, 3, 5, 8];
+    let batches: Vec<(Vec<B256>, MerkleTree)> = sizes
+        .iter()
+        .map(|&n| {
+            let recs = records(n, n);
+            let tree = MerkleTree::new(&recs).unwrap();
+            (recs, tree)
+        })
+        .collect();
+    for (recs, tree) in &batches {
+        append(
+            &mut evm,
+            RELAY,
+            audit,
+            OPERATOR,
+            tree.root(),
+            recs.len() as u64,
+        )
+        .unwrap();
+    }
+    for (index, (recs, tree)) in batches.iter().enumerate() {
+        for (i, record) in recs.iter().enumerate() {
+            let proof = tree.proof(i).unwrap();
+            assert!(
+                verify(&mut evm, audit, index as u64, *record, proof).unwrap(),
+                "batch {index} record {i}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_wrong_proof_index_or_leaf_is_refused() {
+    let (mut evm, audit) = setup();
+    let first = records(1, 5);
+    let second = records(2, 5);
+    let tree = MerkleTree::new(&first).unwrap();
+    let other_tree = MerkleTree::new(&second).unwrap();
+    append(&mut evm, RELAY, audit, OPERATOR, tree.root(), 5).unwrap();
+    append(&mut evm, RELAY, audit, OPERATOR, other_tree.root(), 5).unwrap();
+    let proof = tree.proof(1).unwrap();
+    assert!(verify(&mut evm, audit, 0, first[1], proof.clone()).unwrap());
+
+    // wrong proof: another record's path, a tampered sibling, a truncated and an empty proof
+    assert!(!verify(&mut evm, audit, 0, first[1], tree.proof(2).unwrap()).unwrap());
+    let mut tampered = proof.clone();
+    tampered[0] = B256::repeat_byte(0xff);
+    assert!(!verify(&mut evm, audit, 0, first[1], tampered).unwrap());
+    assert!(!verify(
+        &mut evm,
+        audit,
+        0,
+        first[1],
+        proof[..proof.len() - 1].to_vec()
+    )
+    .unwrap());
+    assert!(!verify(&mut evm, audit, 0, first[1], vec![]).unwrap());
+    // wrong index: the right proof against the operator's other root
+    assert!(!verify(&mut evm, audit, 1, first[1], proof.clone()).unwrap());
+    // wrong leaf: a record not in the batch, and the leaf hash passed off as the record
+    assert!(!verify(&mut evm, audit, 0, keccak256(b"forged"), proof.clone()).unwrap());
+    let leaf = agentkeys_contracts::merkle::leaf_hash(first[1]);
+    assert!(!verify(&mut evm, audit, 0, leaf, proof).unwrap());
+}
+
+#[test]
+fn a_root_of_another_operator_does_not_prove_a_record() {
+    let (mut evm, audit) = setup();
+    let recs = records(3, 3);
+    let tree = MerkleTree::new(&recs).unwrap();
+    append(&mut evm, RELAY, audit, OTHER_OPERATOR, tree.root(), 3).unwrap();
+    append(&mut evm, RELAY, audit, OPERATOR, B256::repeat_byte(7), 3).unwrap();
+    assert!(!verify(&mut evm, audit, 0, recs[0], tree.proof(0).unwrap()).unwrap());
+}
