@@ -19,3 +19,9 @@ alloy::sol!(
     P256Verifier,
     "artifacts/P256Verifier.json"
 );
+
+alloy::sol!(
+    #[derive(Debug, PartialEq, Eq)]
+    K11Verifier,
+    "artifacts/K11Verifier.json"
+);
