@@ -2,6 +2,8 @@
 //! proofs of possession, error codes and the wire types shared by the daemon, the CLI and the
 //! relay. Nothing here performs I/O, so every format can be checked by known-answer tests.
 
+#[cfg(feature = "axum")]
+pub mod axum_response;
 pub mod b64;
 pub mod cap;
 pub mod device_key;
