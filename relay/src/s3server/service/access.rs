@@ -3,6 +3,7 @@
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Result};
 
 use crate::s3server::policy::{AccessRequest, S3Op};
+use crate::s3server::store::names::unescape;
 
 use super::Backend;
 
@@ -48,31 +49,13 @@ fn session_token<T>(req: &S3Request<T>) -> Option<String> {
     }
     req.uri.query()?.split('&').find_map(|pair| {
         let (name, value) = pair.split_once('=')?;
-        (name == TOKEN_QUERY)
-            .then(|| percent_decode(value))
-            .flatten()
+        (name == TOKEN_QUERY).then(|| unescape(value)).flatten()
     })
-}
-
-fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            out.push(u8::from_str_radix(s.get(i + 1..i + 3)?, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]
 mod tests {
-    use super::percent_decode;
+    use super::unescape as percent_decode;
 
     #[test]
     fn decodes_query_values() {

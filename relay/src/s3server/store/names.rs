@@ -129,7 +129,9 @@ fn hex_digit(v: u8) -> char {
     char::from(b"0123456789abcdef"[usize::from(v & 0x0f)])
 }
 
-fn unescape(s: &str) -> Option<String> {
+/// Reverses `%xx` escapes; also decodes query values (`service::access`), which use the same
+/// escaping.
+pub(crate) fn unescape(s: &str) -> Option<String> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
