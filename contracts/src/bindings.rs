@@ -25,3 +25,9 @@ alloy::sol!(
     K11Verifier,
     "artifacts/K11Verifier.json"
 );
+
+alloy::sol!(
+    #[derive(Debug, PartialEq, Eq)]
+    SidecarRegistry,
+    "artifacts/SidecarRegistry.json"
+);

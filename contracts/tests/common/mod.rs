@@ -2,6 +2,8 @@
 //! call helpers.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod webauthn;
+
 use agentkeys_contracts::bindings::{CredentialAudit, K3EpochCounter};
 use agentkeys_contracts::{Evm, Receipt, Revert, SpecId};
 use alloy::primitives::{Address, Bytes};

@@ -1,0 +1,1020 @@
+//! SidecarRegistry on revm with real WebAuthn assertions from P-256 keys made here. Each
+//! refusal is checked for its exact custom error (the K11 ones bubble up from K11Verifier), and
+//! everything runs with the RIP-7212 precompile (OSAKA) and without it (PRAGUE).
+//! Gas table: `cargo test -p agentkeys-contracts --test sidecar_registry gas -- --nocapture`.
+
+mod common;
+
+use agentkeys_contracts::bindings::{K11Verifier, P256Verifier, SidecarRegistry};
+use agentkeys_contracts::{Evm, Receipt, Revert, SpecId};
+use alloy::primitives::{keccak256, Address, Bytes, B256, U256};
+use alloy::sol_types::{SolCall, SolConstructor, SolError, SolEvent, SolValue};
+use common::webauthn::{sha256, Passkey, Signed, UP};
+use common::{init_code, CHAIN_ID};
+
+use SidecarRegistry as R;
+
+const SPECS: [SpecId; 2] = [SpecId::OSAKA, SpecId::PRAGUE];
+const CAP_MINT: u8 = 1;
+const RECOVERY: u8 = 2;
+const SCOPE_MGMT: u8 = 4;
+const ALL: u8 = CAP_MINT | RECOVERY | SCOPE_MGMT;
+const TIER_MASTER: u8 = 1;
+const TIER_AGENT: u8 = 2;
+
+fn deployer() -> Address {
+    Address::repeat_byte(0xd0)
+}
+
+fn outsider() -> Address {
+    Address::repeat_byte(0x99)
+}
+
+fn device_hash(address: Address) -> B256 {
+    keccak256(address)
+}
+
+/// agentkeys_core's derivation, written out: sha256("agentkeys" ‖ "evm" ‖ "0x…" lowercase).
+fn operator_omni(first_master: Address) -> B256 {
+    let hex = format!("{first_master:#x}");
+    assert_eq!(hex, hex.to_lowercase());
+    assert_eq!(hex.len(), 42);
+    B256::from(sha256(format!("agentkeysevm{hex}").as_bytes()))
+}
+
+fn tag(name: &str) -> B256 {
+    keccak256(name.as_bytes())
+}
+
+fn abi(s: Signed) -> R::WebAuthnAssertion {
+    R::WebAuthnAssertion {
+        authenticatorData: s.authenticator_data.into(),
+        clientDataJSON: s.client_data_json.into_bytes().into(),
+        challengeLocation: U256::from(s.challenge_location),
+        typeLocation: U256::from(s.type_location),
+        r: s.r,
+        s: s.s,
+    }
+}
+
+/// A master device: its K10 address, its passkey, its roles.
+struct Master {
+    address: Address,
+    passkey: Passkey,
+    roles: u8,
+}
+
+impl Master {
+    fn new(n: u8, roles: u8) -> Master {
+        Master {
+            // 0xa… makes the address hex contain letters, which must be lowercased.
+            address: Address::repeat_byte(0xa0 | n),
+            passkey: Passkey::new(0x40 + n, "localhost"),
+            roles,
+        }
+    }
+
+    fn hash(&self) -> B256 {
+        device_hash(self.address)
+    }
+
+    /// paramsHash of the two registration operations: abi.encode(device, roles, x, y, rpIdHash).
+    fn registration_params(&self) -> B256 {
+        let (x, y) = self.passkey.public();
+        keccak256(
+            (
+                self.address,
+                // uint8 is ABI-encoded as one 32-byte word, like a uint256 of the same value.
+                U256::from(self.roles),
+                x,
+                y,
+                self.passkey.rp_id_hash(),
+            )
+                .abi_encode_params(),
+        )
+    }
+}
+
+fn expect<E: SolError>(result: Result<Receipt, Revert>) -> E {
+    let err = result.expect_err(&format!("expected {}", E::SIGNATURE));
+    assert_eq!(
+        err.selector(),
+        Some(E::SELECTOR),
+        "expected {}, got {err:?}",
+        E::SIGNATURE
+    );
+    err.decode::<E>().expect("decode error")
+}
+
+fn events<E: SolEvent>(receipt: &Receipt, registry: Address) -> Vec<E> {
+    receipt
+        .logs
+        .iter()
+        .filter(|log| log.topics().first() == Some(&E::SIGNATURE_HASH))
+        .map(|log| {
+            assert_eq!(log.address, registry);
+            E::decode_log_data(&log.data).expect("decode event")
+        })
+        .collect()
+}
+
+struct Chain {
+    evm: Evm,
+    registry: Address,
+    spec: SpecId,
+}
+
+impl Chain {
+    fn new(spec: SpecId) -> Chain {
+        let mut evm = Evm::new(CHAIN_ID, spec);
+        let p256 = evm
+            .deploy(deployer(), P256Verifier::BYTECODE.clone())
+            .expect("deploy P256Verifier");
+        let args = K11Verifier::constructorCall { p256_: p256 }.abi_encode();
+        let k11 = evm
+            .deploy(deployer(), init_code(&K11Verifier::BYTECODE, args))
+            .expect("deploy K11Verifier");
+        let args = R::constructorCall { k11_: k11 }.abi_encode();
+        let registry = evm
+            .deploy(deployer(), init_code(&R::BYTECODE, args))
+            .expect("deploy SidecarRegistry");
+        Chain {
+            evm,
+            registry,
+            spec,
+        }
+    }
+
+    fn send<C: SolCall>(&mut self, from: Address, call: C) -> Result<Receipt, Revert> {
+        self.evm
+            .transact(from, self.registry, call.abi_encode().into())
+    }
+
+    fn view<C: SolCall>(&mut self, call: C) -> C::Return {
+        let out = self
+            .evm
+            .call(outsider(), self.registry, call.abi_encode().into())
+            .expect("view");
+        C::abi_decode_returns(&out).expect("decode")
+    }
+
+    fn nonce(&mut self, op: B256) -> U256 {
+        self.view(R::operatorNonceCall { operatorOmni: op })
+    }
+
+    fn device(&mut self, hash: B256) -> R::Device {
+        self.view(R::getDeviceCall {
+            deviceKeyHash: hash,
+        })
+    }
+
+    fn active(&mut self, hash: B256) -> bool {
+        self.view(R::isActiveCall {
+            deviceKeyHash: hash,
+        })
+    }
+
+    /// The challenge computed here, checked against the contract's `challengeFor`.
+    fn challenge(&mut self, op_tag: B256, op: B256, params: B256) -> B256 {
+        let nonce = self.nonce(op);
+        let local =
+            keccak256((op_tag, op, params, U256::from(CHAIN_ID), nonce).abi_encode_params());
+        let remote = self.view(R::challengeForCall {
+            opTag: op_tag,
+            operatorOmni: op,
+            paramsHash: params,
+        });
+        assert_eq!(local, remote, "{:?}: challengeFor", self.spec);
+        local
+    }
+
+    fn first_call(&mut self, m: &Master) -> R::registerFirstMasterDeviceCall {
+        let ch = self.challenge(
+            tag("agentkeys.registerFirstMaster.v1"),
+            operator_omni(m.address),
+            m.registration_params(),
+        );
+        let (x, y) = m.passkey.public();
+        R::registerFirstMasterDeviceCall {
+            roles: m.roles,
+            k11X: x,
+            k11Y: y,
+            rpIdHash: m.passkey.rp_id_hash(),
+            assertion: abi(m.passkey.assert(ch)),
+        }
+    }
+
+    fn register_first(&mut self, m: &Master) -> Receipt {
+        let call = self.first_call(m);
+        self.send(m.address, call)
+            .expect("registerFirstMasterDevice")
+    }
+
+    fn add_call(
+        &mut self,
+        op: B256,
+        new: &Master,
+        approver: &Master,
+    ) -> R::registerAdditionalMasterDeviceCall {
+        let ch = self.challenge(
+            tag("agentkeys.registerAdditionalMaster.v1"),
+            op,
+            new.registration_params(),
+        );
+        let (x, y) = new.passkey.public();
+        R::registerAdditionalMasterDeviceCall {
+            newDevice: new.address,
+            roles: new.roles,
+            k11X: x,
+            k11Y: y,
+            rpIdHash: new.passkey.rp_id_hash(),
+            approverDeviceKeyHash: approver.hash(),
+            assertion: abi(approver.passkey.assert(ch)),
+        }
+    }
+
+    fn threshold_call(
+        &mut self,
+        op: B256,
+        threshold: u64,
+        approver: &Master,
+    ) -> R::setRecoveryThresholdCall {
+        let new = U256::from(threshold);
+        let ch = self.challenge(
+            tag("agentkeys.setRecoveryThreshold.v1"),
+            op,
+            keccak256(new.abi_encode()),
+        );
+        R::setRecoveryThresholdCall {
+            newThreshold: new,
+            approverDeviceKeyHash: approver.hash(),
+            assertion: abi(approver.passkey.assert(ch)),
+        }
+    }
+
+    fn revoke_call(
+        &mut self,
+        op: B256,
+        target: B256,
+        approvers: &[&Master],
+    ) -> R::revokeMasterDeviceCall {
+        let ch = self.challenge(
+            tag("agentkeys.revokeMaster.v1"),
+            op,
+            keccak256(target.abi_encode()),
+        );
+        R::revokeMasterDeviceCall {
+            targetDeviceKeyHash: target,
+            approverDeviceKeyHashes: approvers.iter().map(|m| m.hash()).collect(),
+            assertions: approvers
+                .iter()
+                .map(|m| abi(m.passkey.assert(ch)))
+                .collect(),
+        }
+    }
+
+    /// An operator with `n` masters holding every role, the first one first.
+    fn operator(&mut self, n: u8) -> (B256, Vec<Master>) {
+        let masters: Vec<Master> = (1..=n).map(|i| Master::new(i, ALL)).collect();
+        self.register_first(&masters[0]);
+        let op = operator_omni(masters[0].address);
+        for m in &masters[1..] {
+            let call = self.add_call(op, m, &masters[0]);
+            self.send(masters[0].address, call)
+                .expect("registerAdditionalMasterDevice");
+        }
+        (op, masters)
+    }
+}
+
+#[test]
+fn operator_omni_matches_rust_derivation() {
+    let mut chain = Chain::new(SpecId::OSAKA);
+    for a in [
+        Address::ZERO,
+        Address::repeat_byte(0xab),
+        Address::repeat_byte(0x12),
+        "0xDeaDbeefdEAdbeefdEadbEEFdeadbeEFdEaDbeeF"
+            .parse()
+            .unwrap(),
+    ] {
+        let on_chain: B256 = chain.view(R::operatorOmniOfCall { firstMaster: a });
+        assert_eq!(on_chain, operator_omni(a), "{a}");
+        let hash: B256 = chain.view(R::deviceKeyHashOfCall { device: a });
+        assert_eq!(hash, device_hash(a));
+    }
+    // The value agentkeys_core computes for 0xabab…ab (as lowercase text).
+    let text = format!("0x{}", "ab".repeat(20));
+    let expected = B256::from(sha256(
+        [b"agentkeys".as_slice(), b"evm", text.as_bytes()]
+            .concat()
+            .as_slice(),
+    ));
+    assert_eq!(operator_omni(Address::repeat_byte(0xab)), expected);
+}
+
+#[test]
+fn op_tags_are_public_constants() {
+    let mut chain = Chain::new(SpecId::OSAKA);
+    let first: B256 = chain.view(R::OP_REGISTER_FIRST_MASTERCall {});
+    assert_eq!(first, tag("agentkeys.registerFirstMaster.v1"));
+    let add: B256 = chain.view(R::OP_REGISTER_ADDITIONAL_MASTERCall {});
+    assert_eq!(add, tag("agentkeys.registerAdditionalMaster.v1"));
+    let revoke: B256 = chain.view(R::OP_REVOKE_MASTERCall {});
+    assert_eq!(revoke, tag("agentkeys.revokeMaster.v1"));
+    let threshold: B256 = chain.view(R::OP_SET_RECOVERY_THRESHOLDCall {});
+    assert_eq!(threshold, tag("agentkeys.setRecoveryThreshold.v1"));
+}
+
+#[test]
+fn first_master_registration() {
+    for spec in SPECS {
+        let mut chain = Chain::new(spec);
+        let m = Master::new(1, ALL);
+        let op = operator_omni(m.address);
+        assert_eq!(chain.nonce(op), U256::ZERO);
+        let receipt = chain.register_first(&m);
+
+        let registered = events::<R::OperatorRegistered>(&receipt, chain.registry);
+        assert_eq!(registered.len(), 1);
+        assert_eq!(registered[0].operatorOmni, op);
+        assert_eq!(registered[0].firstMaster, m.address);
+        let added = events::<R::MasterDeviceRegistered>(&receipt, chain.registry);
+        assert_eq!(added.len(), 1);
+        assert_eq!(
+            (
+                added[0].operatorOmni,
+                added[0].deviceKeyHash,
+                added[0].device,
+                added[0].roles
+            ),
+            (op, m.hash(), m.address, ALL)
+        );
+        assert_eq!(added[0].approverDeviceKeyHash, m.hash());
+
+        let d = chain.device(m.hash());
+        let (x, y) = m.passkey.public();
+        assert_eq!(d.device, m.address);
+        assert_eq!(d.operatorOmni, op);
+        assert_eq!(d.actorOmni, op, "a master acts for itself");
+        assert_eq!((d.tier, d.roles), (TIER_MASTER, ALL));
+        assert_eq!((d.k11X, d.k11Y, d.rpIdHash), (x, y, m.passkey.rp_id_hash()));
+        assert_eq!(d.lastSignCount, 1);
+        assert!(!d.revoked);
+        assert_eq!(d.registeredAt.to::<u64>(), chain.evm.timestamp());
+        assert!(chain.active(m.hash()));
+        assert_eq!(chain.nonce(op), U256::from(1));
+        assert_eq!(
+            chain.view(R::recoveryThresholdCall { operatorOmni: op }),
+            U256::from(1)
+        );
+        assert_eq!(
+            chain.view(R::activeRecoveryMastersCall { operatorOmni: op }),
+            U256::from(1)
+        );
+        assert_eq!(
+            chain.view(R::getOperatorDevicesCall { operatorOmni: op }),
+            vec![m.hash()]
+        );
+        // Unknown devices and operators.
+        assert!(!chain.active(B256::repeat_byte(7)));
+        assert_eq!(chain.device(B256::repeat_byte(7)).tier, 0);
+        assert_eq!(
+            chain.view(R::recoveryThresholdCall {
+                operatorOmni: B256::repeat_byte(7)
+            }),
+            U256::ZERO
+        );
+    }
+}
+
+#[test]
+fn first_master_cannot_be_front_run() {
+    for spec in SPECS {
+        let mut chain = Chain::new(spec);
+        let m = Master::new(1, ALL);
+        let call = chain.first_call(&m);
+        // Another sender replaying the pending transaction derives another operator and
+        // another device, so the passkey's assertion does not match its challenge.
+        expect::<K11Verifier::ChallengeMismatch>(chain.send(outsider(), call.clone()));
+        assert!(!chain.active(device_hash(outsider())));
+        assert_eq!(
+            chain.view(R::recoveryThresholdCall {
+                operatorOmni: operator_omni(outsider())
+            }),
+            U256::ZERO
+        );
+        // Nor can the attacker swap in its own passkey under the victim's assertion.
+        let attacker = Passkey::new(0x77, "localhost");
+        let (x, y) = attacker.public();
+        let mut swapped = call.clone();
+        swapped.k11X = x;
+        swapped.k11Y = y;
+        expect::<K11Verifier::ChallengeMismatch>(chain.send(m.address, swapped));
+        // The genuine submission still goes through.
+        chain
+            .send(m.address, call)
+            .expect("the real device registers");
+    }
+}
+
+#[test]
+fn second_first_registration_refused() {
+    for spec in SPECS {
+        let mut chain = Chain::new(spec);
+        let (op, masters) = chain.operator(2);
+        let call = chain.first_call(&masters[0]);
+        let err = expect::<R::OperatorAlreadyRegistered>(chain.send(masters[0].address, call));
+        assert_eq!(err.operatorOmni, op);
+        // An additional master is already a device, even though its own address names a
+        // different (unregistered) operator.
+        let call = chain.first_call(&masters[1]);
+        let err = expect::<R::DeviceAlreadyRegistered>(chain.send(masters[1].address, call));
+        assert_eq!(err.deviceKeyHash, masters[1].hash());
+    }
+}
+
+#[test]
+fn first_master_input_checks() {
+    for spec in SPECS {
+        let mut chain = Chain::new(spec);
+        let m = Master::new(1, CAP_MINT | SCOPE_MGMT);
+        let call = chain.first_call(&m);
+        let err = expect::<R::WouldStrandOperator>(chain.send(m.address, call));
+        assert_eq!(
+            (err.remainingRecoveryMasters, err.required),
+            (U256::ZERO, U256::from(1))
+        );
+
+        let m = Master::new(1, ALL | 8);
+        let call = chain.first_call(&m);
+        assert_eq!(
+            expect::<R::InvalidRoles>(chain.send(m.address, call)).roles,
+            ALL | 8
+        );
+
+        let m = Master::new(1, ALL);
+        let mut call = chain.first_call(&m);
+        call.k11X = U256::ZERO;
+        expect::<R::InvalidPasskey>(chain.send(m.address, call));
+
+        // UV missing.
+        let op = operator_omni(m.address);
+        let ch = chain.challenge(
+            tag("agentkeys.registerFirstMaster.v1"),
+            op,
+            m.registration_params(),
+        );
+        let mut call = chain.first_call(&m);
+        call.assertion = abi(m.passkey.assert_with(ch, |p| p.flags = UP));
+        expect::<K11Verifier::UserNotVerified>(chain.send(m.address, call));
+
+        // An assertion made for another RP ID than the one being registered.
+        let mut call = chain.first_call(&m);
+        call.assertion = abi(m.passkey.assert_with(ch, |p| p.rp_id = "evil.example"));
+        expect::<K11Verifier::RpIdHashMismatch>(chain.send(m.address, call));
+
+        // A webauthn.create payload is not an assertion.
+        let mut call = chain.first_call(&m);
+        call.assertion = abi(m
+            .passkey
+            .assert_with(ch, |p| p.ceremony = "webauthn.create"));
+        expect::<K11Verifier::WrongType>(chain.send(m.address, call));
+
+        chain.register_first(&m);
+    }
+}
+
+#[test]
+fn additional_master_via_recovery_approval() {
+    for spec in SPECS {
+        let mut chain = Chain::new(spec);
+        let first = Master::new(1, ALL);
+        chain.register_first(&first);
+        let op = operator_omni(first.address);
+        let second = Master::new(2, CAP_MINT | RECOVERY);
+        let call = chain.add_call(op, &second, &first);
+        let receipt = chain
+            .send(first.address, call)
+            .expect("registerAdditionalMasterDevice");
+        let added = events::<R::MasterDeviceRegistered>(&receipt, chain.registry);
+        assert_eq!(added.len(), 1);
+        assert_eq!(
+            (
+                added[0].operatorOmni,
+                added[0].deviceKeyHash,
+                added[0].device
+            ),
+            (op, second.hash(), second.address)
+        );
+        assert_eq!(
+            (added[0].roles, added[0].approverDeviceKeyHash),
+            (CAP_MINT | RECOVERY, first.hash())
+        );
+        let d = chain.device(second.hash());
+        assert_eq!(
+            (d.tier, d.roles, d.operatorOmni, d.actorOmni),
+            (TIER_MASTER, CAP_MINT | RECOVERY, op, op)
+        );
+        assert_eq!(d.lastSignCount, 0);
+        assert_eq!(
+            chain.device(first.hash()).lastSignCount,
+            2,
+            "approver's count stored"
+        );
+        assert_eq!(chain.nonce(op), U256::from(2));
+        assert_eq!(
+            chain.view(R::activeRecoveryMastersCall { operatorOmni: op }),
+            U256::from(2)
+        );
+        assert_eq!(
+            chain.view(R::getOperatorDevicesCall { operatorOmni: op }),
+            vec![first.hash(), second.hash()]
+        );
+
+        // The new master may now approve and submit; a non-RECOVERY master is counted out.
+        let third = Master::new(3, CAP_MINT);
+        let call = chain.add_call(op, &third, &second);
+        chain.send(second.address, call).expect("second approves");
+        assert_eq!(
+            chain.view(R::activeRecoveryMastersCall { operatorOmni: op }),
+            U256::from(2)
+        );
+        assert_eq!(chain.device(second.hash()).lastSignCount, 1);
+    }
+}
+
+#[test]
+fn additional_master_refusals() {
+    for spec in SPECS {
+        let mut chain = Chain::new(spec);
+        let (op, masters) = chain.operator(2);
+        let [first, second] = [&masters[0], &masters[1]];
+        let new = Master::new(5, ALL);
+
+        // A submitter that is no master: an outsider, and an agent of the operator.
+        let call = chain.add_call(op, &new, first);
+        let err = expect::<R::NotActiveMaster>(chain.send(outsider(), call));
+        assert_eq!(err.submitter, outsider());
+        let agent = Address::repeat_byte(0x61);
+        chain
+            .send(
+                first.address,
+                R::registerAgentDeviceCall {
+                    agentAddress: agent,
+                    actorOmni: B256::repeat_byte(0x61),
+                },
+            )
+            .unwrap();
+        let call = chain.add_call(op, &new, first);
+        expect::<R::NotActiveMaster>(chain.send(agent, call));
+
+        // An approver without RECOVERY.
+        let plain = Master::new(3, CAP_MINT);
+        let call = chain.add_call(op, &plain, first);
+        chain.send(first.address, call).unwrap();
+        let call = chain.add_call(op, &new, &plain);
+        assert_eq!(
+            expect::<R::NotRecoveryApprover>(chain.send(first.address, call)).deviceKeyHash,
+            plain.hash()
+        );
+
+        // An approver of another operator.
+        let stranger = Master::new(9, ALL);
+        chain.register_first(&stranger);
+        let call = chain.add_call(op, &new, &stranger);
+        expect::<R::NotRecoveryApprover>(chain.send(first.address, call));
+
+        // A valid approval, then its replay: the nonce moved, so the challenge no longer matches.
+        let call = chain.add_call(op, &new, first);
+        chain.send(first.address, call.clone()).unwrap();
+        let mut replay = call;
+        let newer = Master::new(6, ALL);
+        let (x, y) = newer.passkey.public();
+        replay.newDevice = newer.address;
+        replay.k11X = x;
+        replay.k11Y = y;
+        expect::<K11Verifier::ChallengeMismatch>(chain.send(first.address, replay));
+
+        // Wrong RP ID, UV missing, a bad signature, a sign count that does not increase.
+        let params = newer.registration_params();
+        let ch = chain.challenge(tag("agentkeys.registerAdditionalMaster.v1"), op, params);
+        let mut call = chain.add_call(op, &newer, second);
+        call.assertion = abi(second
+            .passkey
+            .assert_with(ch, |p| p.rp_id = "companion.localhost"));
+        expect::<K11Verifier::RpIdHashMismatch>(chain.send(first.address, call.clone()));
+        call.assertion = abi(second.passkey.assert_with(ch, |p| p.flags = UP));
+        expect::<K11Verifier::UserNotVerified>(chain.send(first.address, call.clone()));
+        call.assertion = abi(first.passkey.assert(ch));
+        expect::<K11Verifier::BadSignature>(chain.send(first.address, call.clone()));
+        let stored = chain.device(first.hash()).lastSignCount;
+        assert!(stored > 0);
+        call.approverDeviceKeyHash = first.hash();
+        call.assertion = abi(first.passkey.assert_with(ch, |p| p.sign_count = stored));
+        let err = expect::<K11Verifier::SignCountNotIncreasing>(chain.send(first.address, call));
+        assert_eq!((err.stored, err.presented), (stored, stored));
+
+        // Input checks.
+        let mut bad = chain.add_call(op, &newer, first);
+        bad.newDevice = Address::ZERO;
+        expect::<R::ZeroAddress>(chain.send(first.address, bad));
+        let call = chain.add_call(op, &new, first);
+        expect::<R::DeviceAlreadyRegistered>(chain.send(first.address, call));
+        let call = chain.add_call(
+            op,
+            &Master {
+                roles: 0x10,
+                ..Master::new(6, 0)
+            },
+            first,
+        );
+        expect::<R::InvalidRoles>(chain.send(first.address, call));
+        let mut call = chain.add_call(op, &newer, first);
+        call.k11Y = U256::ZERO;
+        expect::<R::InvalidPasskey>(chain.send(first.address, call));
+
+        // Nothing above moved the nonce but the one success.
+        assert_eq!(chain.nonce(op), U256::from(4));
+        // A revoked master may neither submit nor approve.
+        let call = chain.revoke_call(op, second.hash(), &[first]);
+        chain.send(first.address, call).unwrap();
+        let call = chain.add_call(op, &newer, first);
+        expect::<R::NotActiveMaster>(chain.send(second.address, call));
+        let call = chain.add_call(op, &newer, second);
+        expect::<R::NotRecoveryApprover>(chain.send(first.address, call));
+        let call = chain.add_call(op, &newer, first);
+        chain.send(first.address, call).expect("first still can");
+    }
+}
+
+#[test]
+fn agent_register_and_revoke() {
+    for spec in SPECS {
+        let mut chain = Chain::new(spec);
+        let (op, masters) = chain.operator(2);
+        let [first, second] = [&masters[0], &masters[1]];
+        let agent = Address::repeat_byte(0x61);
+        let actor = B256::repeat_byte(0x62);
+        let register = R::registerAgentDeviceCall {
+            agentAddress: agent,
+            actorOmni: actor,
+        };
+        let nonce = chain.nonce(op);
+
+        expect::<R::NotActiveMaster>(chain.send(outsider(), register.clone()));
+        let mut bad = register.clone();
+        bad.actorOmni = B256::ZERO;
+        expect::<R::InvalidActorOmni>(chain.send(first.address, bad));
+        let mut bad = register.clone();
+        bad.agentAddress = Address::ZERO;
+        expect::<R::ZeroAddress>(chain.send(first.address, bad));
+
+        let receipt = chain.send(first.address, register.clone()).unwrap();
+        let ev = events::<R::AgentDeviceRegistered>(&receipt, chain.registry);
+        assert_eq!(ev.len(), 1);
+        assert_eq!(
+            (
+                ev[0].operatorOmni,
+                ev[0].deviceKeyHash,
+                ev[0].device,
+                ev[0].actorOmni,
+                ev[0].submitterDeviceKeyHash
+            ),
+            (op, device_hash(agent), agent, actor, first.hash())
+        );
+        let d = chain.device(device_hash(agent));
+        assert_eq!(
+            (d.tier, d.roles, d.operatorOmni, d.actorOmni),
+            (TIER_AGENT, CAP_MINT, op, actor)
+        );
+        assert_eq!(
+            (d.k11X, d.k11Y, d.rpIdHash),
+            (U256::ZERO, U256::ZERO, B256::ZERO)
+        );
+        assert!(chain.active(device_hash(agent)));
+        assert_eq!(chain.nonce(op), nonce, "no K11, no nonce");
+        expect::<R::DeviceAlreadyRegistered>(chain.send(second.address, register.clone()));
+        // An agent is not a master: it cannot register agents, or masters as agents.
+        let mut other = register.clone();
+        other.agentAddress = Address::repeat_byte(0x63);
+        expect::<R::NotActiveMaster>(chain.send(agent, other));
+        let mut master_as_agent = register.clone();
+        master_as_agent.agentAddress = second.address;
+        expect::<R::DeviceAlreadyRegistered>(chain.send(first.address, master_as_agent));
+
+        // Revocation: not by outsiders, agents or another operator's master.
+        let revoke = R::revokeAgentDeviceCall {
+            deviceKeyHash: device_hash(agent),
+        };
+        expect::<R::NotActiveMaster>(chain.send(outsider(), revoke.clone()));
+        expect::<R::NotActiveMaster>(chain.send(agent, revoke.clone()));
+        let stranger = Master::new(9, ALL);
+        chain.register_first(&stranger);
+        let err =
+            expect::<R::NotActiveAgentOfOperator>(chain.send(stranger.address, revoke.clone()));
+        assert_eq!(err.deviceKeyHash, device_hash(agent));
+        // revokeAgentDevice never revokes a master.
+        expect::<R::NotActiveAgentOfOperator>(chain.send(
+            first.address,
+            R::revokeAgentDeviceCall {
+                deviceKeyHash: second.hash(),
+            },
+        ));
+
+        let receipt = chain.send(second.address, revoke.clone()).unwrap();
+        let ev = events::<R::AgentDeviceRevoked>(&receipt, chain.registry);
+        assert_eq!(ev.len(), 1);
+        assert_eq!(
+            (
+                ev[0].operatorOmni,
+                ev[0].deviceKeyHash,
+                ev[0].submitterDeviceKeyHash
+            ),
+            (op, device_hash(agent), second.hash())
+        );
+        assert!(!chain.active(device_hash(agent)));
+        assert!(chain.device(device_hash(agent)).revoked);
+        expect::<R::NotActiveAgentOfOperator>(chain.send(first.address, revoke));
+        // A revoked agent cannot come back under the same key.
+        expect::<R::DeviceAlreadyRegistered>(chain.send(first.address, register));
+        assert_eq!(chain.nonce(op), nonce);
+    }
+}
+
+#[test]
+fn recovery_threshold() {
+    for spec in SPECS {
+        let mut chain = Chain::new(spec);
+        let (op, masters) = chain.operator(2);
+        let [first, second] = [&masters[0], &masters[1]];
+
+        let call = chain.threshold_call(op, 0, first);
+        let err = expect::<R::InvalidThreshold>(chain.send(first.address, call));
+        assert_eq!(
+            (err.threshold, err.activeRecoveryMasters),
+            (U256::ZERO, U256::from(2))
+        );
+        let call = chain.threshold_call(op, 3, first);
+        let err = expect::<R::InvalidThreshold>(chain.send(first.address, call));
+        assert_eq!(
+            (err.threshold, err.activeRecoveryMasters),
+            (U256::from(3), U256::from(2))
+        );
+        let call = chain.threshold_call(op, 2, first);
+        expect::<R::NotActiveMaster>(chain.send(outsider(), call));
+
+        let plain = Master::new(3, CAP_MINT | SCOPE_MGMT);
+        let call = chain.add_call(op, &plain, first);
+        chain.send(first.address, call).unwrap();
+        let call = chain.threshold_call(op, 2, &plain);
+        expect::<R::NotRecoveryApprover>(chain.send(first.address, call));
+        // A non-RECOVERY master may still submit what a RECOVERY master approved.
+        let call = chain.threshold_call(op, 2, second);
+        let receipt = chain.send(plain.address, call.clone()).unwrap();
+        let ev = events::<R::RecoveryThresholdChanged>(&receipt, chain.registry);
+        assert_eq!(ev.len(), 1);
+        assert_eq!(
+            (
+                ev[0].operatorOmni,
+                ev[0].oldThreshold,
+                ev[0].newThreshold,
+                ev[0].approverDeviceKeyHash
+            ),
+            (op, U256::from(1), U256::from(2), second.hash())
+        );
+        assert_eq!(
+            chain.view(R::recoveryThresholdCall { operatorOmni: op }),
+            U256::from(2)
+        );
+        // Replayed: the nonce moved on.
+        expect::<K11Verifier::ChallengeMismatch>(chain.send(first.address, call));
+        let call = chain.threshold_call(op, 1, first);
+        chain.send(first.address, call).unwrap();
+        assert_eq!(
+            chain.view(R::recoveryThresholdCall { operatorOmni: op }),
+            U256::from(1)
+        );
+    }
+}
+
+#[test]
+fn m_of_n_master_revocation() {
+    for spec in SPECS {
+        let mut chain = Chain::new(spec);
+        let (op, masters) = chain.operator(3);
+        let [a, b, c] = [&masters[0], &masters[1], &masters[2]];
+        let call = chain.threshold_call(op, 2, a);
+        chain.send(a.address, call).unwrap();
+
+        // Below the threshold, mismatched lengths, the same approver twice.
+        let call = chain.revoke_call(op, c.hash(), &[a]);
+        let err = expect::<R::NotEnoughApprovals>(chain.send(a.address, call));
+        assert_eq!((err.given, err.required), (U256::from(1), U256::from(2)));
+        let mut call = chain.revoke_call(op, c.hash(), &[a, b]);
+        call.assertions.pop();
+        let err = expect::<R::LengthMismatch>(chain.send(a.address, call));
+        assert_eq!(
+            (err.approvers, err.assertions),
+            (U256::from(2), U256::from(1))
+        );
+        let call = chain.revoke_call(op, c.hash(), &[a, a]);
+        assert_eq!(
+            expect::<R::DuplicateApprover>(chain.send(a.address, call)).deviceKeyHash,
+            a.hash()
+        );
+        // An assertion signed over another target does not count.
+        let mut call = chain.revoke_call(op, c.hash(), &[a, b]);
+        call.targetDeviceKeyHash = b.hash();
+        expect::<K11Verifier::ChallengeMismatch>(chain.send(a.address, call));
+        // Targets that are not active masters of this operator; outsiders submitting.
+        let call = chain.revoke_call(op, device_hash(outsider()), &[a, b]);
+        expect::<R::NotActiveMasterOfOperator>(chain.send(a.address, call));
+        let call = chain.revoke_call(op, c.hash(), &[a, b]);
+        expect::<R::NotActiveMaster>(chain.send(outsider(), call));
+
+        // 2-of-3: a and b revoke c; c submits its own revocation.
+        let nonce = chain.nonce(op);
+        let call = chain.revoke_call(op, c.hash(), &[b, a]);
+        let receipt = chain
+            .send(c.address, call.clone())
+            .expect("revokeMasterDevice");
+        let ev = events::<R::MasterDeviceRevoked>(&receipt, chain.registry);
+        assert_eq!(ev.len(), 1);
+        assert_eq!((ev[0].operatorOmni, ev[0].deviceKeyHash), (op, c.hash()));
+        assert_eq!(ev[0].approverDeviceKeyHashes, vec![b.hash(), a.hash()]);
+        assert!(!chain.active(c.hash()));
+        assert!(chain.device(c.hash()).revoked);
+        assert_eq!(chain.nonce(op), nonce + U256::from(1));
+        assert_eq!(
+            chain.view(R::activeRecoveryMastersCall { operatorOmni: op }),
+            U256::from(2)
+        );
+        // Replayed, and again against a revoked target.
+        expect::<R::NotActiveMaster>(chain.send(c.address, call.clone()));
+        expect::<R::NotActiveMasterOfOperator>(chain.send(a.address, call));
+        let call = chain.threshold_call(op, 1, c);
+        expect::<R::NotRecoveryApprover>(chain.send(a.address, call));
+
+        // Two RECOVERY masters at threshold 2: revoking either would strand the operator.
+        let call = chain.revoke_call(op, b.hash(), &[a, b]);
+        let err = expect::<R::WouldStrandOperator>(chain.send(a.address, call));
+        assert_eq!(
+            (err.remainingRecoveryMasters, err.required),
+            (U256::from(1), U256::from(2))
+        );
+        // At threshold 1, one may go, but never the last.
+        let call = chain.threshold_call(op, 1, b);
+        chain.send(a.address, call).unwrap();
+        let call = chain.revoke_call(op, b.hash(), &[a]);
+        chain.send(a.address, call).unwrap();
+        let call = chain.revoke_call(op, a.hash(), &[a]);
+        let err = expect::<R::WouldStrandOperator>(chain.send(a.address, call));
+        assert_eq!(
+            (err.remainingRecoveryMasters, err.required),
+            (U256::ZERO, U256::from(1))
+        );
+        // A non-RECOVERY master may be revoked by the last RECOVERY master.
+        let plain = Master::new(4, CAP_MINT);
+        let call = chain.add_call(op, &plain, a);
+        chain.send(a.address, call).unwrap();
+        let call = chain.revoke_call(op, plain.hash(), &[a]);
+        chain.send(a.address, call).unwrap();
+        assert!(!chain.active(plain.hash()));
+        assert_eq!(
+            chain.view(R::activeRecoveryMastersCall { operatorOmni: op }),
+            U256::from(1)
+        );
+        assert_eq!(
+            chain.view(R::getOperatorDevicesCall { operatorOmni: op }),
+            vec![a.hash(), b.hash(), c.hash(), plain.hash()]
+        );
+    }
+}
+
+/// Execution gas: the transaction's gas less the intrinsic 21,000 and calldata, which a calling
+/// contract would not pay again. `None` when the EIP-7623 calldata floor was what was charged.
+fn execution_gas(data: &Bytes, used: u64) -> Option<u64> {
+    let zeros = data.iter().filter(|b| **b == 0).count() as u64;
+    let non_zeros = data.len() as u64 - zeros;
+    let floor = 21_000 + 10 * (zeros + 4 * non_zeros);
+    (used > floor).then(|| used - 21_000 - 16 * non_zeros - 4 * zeros)
+}
+
+#[test]
+fn gas() {
+    let mut table: Vec<(String, SpecId, u64, Option<u64>)> = Vec::new();
+    for spec in SPECS {
+        let mut chain = Chain::new(spec);
+        let mut row = |chain: &mut Chain, name: &str, from: Address, data: Bytes| {
+            let receipt = chain
+                .evm
+                .transact(from, chain.registry, data.clone())
+                .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+            table.push((
+                name.into(),
+                spec,
+                receipt.gas_used,
+                execution_gas(&data, receipt.gas_used),
+            ));
+        };
+        let [a, b, c] = [
+            Master::new(1, ALL),
+            Master::new(2, ALL),
+            Master::new(3, ALL),
+        ];
+        let op = operator_omni(a.address);
+        let call = chain.first_call(&a);
+        row(
+            &mut chain,
+            "registerFirstMasterDevice",
+            a.address,
+            call.abi_encode().into(),
+        );
+        let call = chain.add_call(op, &b, &a);
+        row(
+            &mut chain,
+            "registerAdditionalMasterDevice",
+            a.address,
+            call.abi_encode().into(),
+        );
+        let call = chain.add_call(op, &c, &a);
+        chain.send(a.address, call).unwrap();
+        let call = chain.threshold_call(op, 2, &a);
+        row(
+            &mut chain,
+            "setRecoveryThreshold",
+            a.address,
+            call.abi_encode().into(),
+        );
+        let agent = Address::repeat_byte(0x61);
+        let call = R::registerAgentDeviceCall {
+            agentAddress: agent,
+            actorOmni: B256::repeat_byte(0x62),
+        };
+        row(
+            &mut chain,
+            "registerAgentDevice",
+            a.address,
+            call.abi_encode().into(),
+        );
+        let call = R::revokeAgentDeviceCall {
+            deviceKeyHash: device_hash(agent),
+        };
+        row(
+            &mut chain,
+            "revokeAgentDevice",
+            a.address,
+            call.abi_encode().into(),
+        );
+        let call = chain.revoke_call(op, c.hash(), &[&a, &b]);
+        row(
+            &mut chain,
+            "revokeMasterDevice (2 approvers)",
+            a.address,
+            call.abi_encode().into(),
+        );
+        let call = R::isActiveCall {
+            deviceKeyHash: a.hash(),
+        };
+        row(&mut chain, "isActive", a.address, call.abi_encode().into());
+        let call = R::getDeviceCall {
+            deviceKeyHash: a.hash(),
+        };
+        row(&mut chain, "getDevice", a.address, call.abi_encode().into());
+        let call = R::challengeForCall {
+            opTag: tag("agentkeys.revokeMaster.v1"),
+            operatorOmni: op,
+            paramsHash: B256::ZERO,
+        };
+        row(
+            &mut chain,
+            "challengeFor",
+            a.address,
+            call.abi_encode().into(),
+        );
+        let call = R::operatorOmniOfCall {
+            firstMaster: a.address,
+        };
+        row(
+            &mut chain,
+            "operatorOmniOf",
+            a.address,
+            call.abi_encode().into(),
+        );
+    }
+    println!("\n| SidecarRegistry function | fork | gas (tx) | execution |\n|---|---|---:|---:|");
+    for (name, spec, used, exec) in &table {
+        let exec = exec.map_or("floor".to_string(), |e| e.to_string());
+        println!("| {name} | {spec:?} | {used} | {exec} |");
+    }
+    // Loose ceilings so a regression that multiplies cost fails, not just the table.
+    for (name, spec, used, _) in &table {
+        let ceiling = if name.starts_with("revokeMasterDevice") {
+            1_000_000
+        } else {
+            600_000
+        };
+        assert!(*used < ceiling, "{name} on {spec:?} used {used} gas");
+    }
+}
