@@ -21,6 +21,11 @@ import "./K11Verifier.sol";
 /// - setRecoveryThreshold:           abi.encode(newThreshold)
 ///
 /// The WebAuthn challenge is exactly those 32 bytes (`challengeFor` computes it).
+///
+/// Adding a master, revoking a master and changing the threshold each need assertions from at
+/// least `recoveryThreshold` (min 1) distinct active RECOVERY masters over the same challenge,
+/// so one compromised passkey can never lower the quorum or add a device on its own. Adding a
+/// master also needs an assertion by the new device's passkey over that challenge.
 contract SidecarRegistry {
     enum Tier {
         NONE,
@@ -89,7 +94,7 @@ contract SidecarRegistry {
         bytes32 indexed deviceKeyHash,
         address device,
         uint8 roles,
-        bytes32 approverDeviceKeyHash
+        bytes32[] approverDeviceKeyHashes
     );
     event AgentDeviceRegistered(
         bytes32 indexed operatorOmni,
@@ -105,7 +110,7 @@ contract SidecarRegistry {
         bytes32 indexed operatorOmni, bytes32 indexed deviceKeyHash, bytes32[] approverDeviceKeyHashes
     );
     event RecoveryThresholdChanged(
-        bytes32 indexed operatorOmni, uint256 oldThreshold, uint256 newThreshold, bytes32 approverDeviceKeyHash
+        bytes32 indexed operatorOmni, uint256 oldThreshold, uint256 newThreshold, bytes32[] approverDeviceKeyHashes
     );
 
     constructor(K11Verifier k11_) {
@@ -144,41 +149,37 @@ contract SidecarRegistry {
         o.nonce = 1;
         o.recoveryThreshold = 1;
         o.activeRecoveryMasters = 1;
+        bytes32[] memory self = new bytes32[](1);
+        self[0] = hash;
         emit OperatorRegistered(op, msg.sender);
-        emit MasterDeviceRegistered(op, hash, msg.sender, roles, hash);
+        emit MasterDeviceRegistered(op, hash, msg.sender, roles, self);
     }
 
-    /// @notice Adds a master device to the submitter's operator, approved by the K11 assertion
-    /// of one active RECOVERY master of that operator.
+    /// @notice Adds a master device to the submitter's operator, approved by the K11 assertions
+    /// of at least `recoveryThreshold` distinct active RECOVERY masters of that operator, and
+    /// proven by an assertion of the new device's own passkey (UV required) over the same
+    /// challenge, whose sign count is stored.
     function registerAdditionalMasterDevice(
         address newDevice,
         uint8 roles,
         uint256 k11X,
         uint256 k11Y,
         bytes32 rpIdHash,
-        bytes32 approverDeviceKeyHash,
-        WebAuthnAssertion calldata assertion
+        bytes32[] calldata approverDeviceKeyHashes,
+        WebAuthnAssertion[] calldata assertions,
+        WebAuthnAssertion calldata newDeviceAssertion
     ) external {
         bytes32 op = _submitterOperator();
-        if (newDevice == address(0)) revert ZeroAddress();
-        bytes32 hash = deviceKeyHashOf(newDevice);
-        if (_devices[hash].tier != Tier.NONE) revert DeviceAlreadyRegistered(hash);
-        _checkRoles(roles);
-        if (k11X == 0 || k11Y == 0) revert InvalidPasskey();
-
-        Operator storage o = _operators[op];
-        bytes32 challenge = _challenge(
-            OP_REGISTER_ADDITIONAL_MASTER,
-            op,
-            keccak256(abi.encode(newDevice, roles, k11X, k11Y, rpIdHash)),
-            o.nonce
-        );
-        _approve(op, approverDeviceKeyHash, assertion, challenge);
-
-        _store(hash, newDevice, op, op, Tier.MASTER, roles, k11X, k11Y, rpIdHash, 0);
-        o.nonce += 1;
-        if (roles & RECOVERY != 0) o.activeRecoveryMasters += 1;
-        emit MasterDeviceRegistered(op, hash, newDevice, roles, approverDeviceKeyHash);
+        uint32 signCount;
+        {
+            bytes32 challenge = _additionalMasterChallenge(op, newDevice, roles, k11X, k11Y, rpIdHash);
+            _checkQuorum(_operators[op], approverDeviceKeyHashes.length, assertions.length);
+            _approveAll(op, approverDeviceKeyHashes, assertions, challenge);
+            // Proof of possession of the passkey being registered, over the same challenge.
+            signCount = _verifyNew(newDeviceAssertion, challenge, k11X, k11Y, rpIdHash);
+        }
+        bytes32 hash = _storeAdditionalMaster(op, newDevice, roles, k11X, k11Y, rpIdHash, signCount);
+        emit MasterDeviceRegistered(op, hash, newDevice, roles, approverDeviceKeyHashes);
     }
 
     /// @notice Registers an agent device (role CAP_MINT) for the submitter's operator.
@@ -216,11 +217,8 @@ contract SidecarRegistry {
         if (target.tier != Tier.MASTER || target.revoked || target.operatorOmni != op) {
             revert NotActiveMasterOfOperator(targetDeviceKeyHash);
         }
-        uint256 n = approverDeviceKeyHashes.length;
-        if (n != assertions.length) revert LengthMismatch(n, assertions.length);
         Operator storage o = _operators[op];
-        uint256 threshold = o.recoveryThreshold;
-        if (n < threshold) revert NotEnoughApprovals(n, threshold);
+        uint256 threshold = _checkQuorum(o, approverDeviceKeyHashes.length, assertions.length);
 
         uint32 remaining = o.activeRecoveryMasters;
         bool targetIsRecovery = target.roles & RECOVERY != 0;
@@ -229,13 +227,7 @@ contract SidecarRegistry {
 
         bytes32 challenge =
             _challenge(OP_REVOKE_MASTER, op, keccak256(abi.encode(targetDeviceKeyHash)), o.nonce);
-        for (uint256 i = 0; i < n; ++i) {
-            bytes32 approver = approverDeviceKeyHashes[i];
-            for (uint256 j = 0; j < i; ++j) {
-                if (approverDeviceKeyHashes[j] == approver) revert DuplicateApprover(approver);
-            }
-            _approve(op, approver, assertions[i], challenge);
-        }
+        _approveAll(op, approverDeviceKeyHashes, assertions, challenge);
 
         target.revoked = true;
         o.nonce += 1;
@@ -243,26 +235,27 @@ contract SidecarRegistry {
         emit MasterDeviceRevoked(op, targetDeviceKeyHash, approverDeviceKeyHashes);
     }
 
-    /// @notice Sets how many distinct RECOVERY masters must approve a master revocation, with
-    /// one RECOVERY master's K11 assertion. Between 1 and the number of active RECOVERY masters.
+    /// @notice Sets how many distinct RECOVERY masters must approve adding or revoking a master
+    /// and changing the threshold, between 1 and the number of active RECOVERY masters. Needs
+    /// the K11 assertions of at least the CURRENT threshold of distinct active RECOVERY masters.
     function setRecoveryThreshold(
         uint256 newThreshold,
-        bytes32 approverDeviceKeyHash,
-        WebAuthnAssertion calldata assertion
+        bytes32[] calldata approverDeviceKeyHashes,
+        WebAuthnAssertion[] calldata assertions
     ) external {
         bytes32 op = _submitterOperator();
         Operator storage o = _operators[op];
         if (newThreshold == 0 || newThreshold > o.activeRecoveryMasters) {
             revert InvalidThreshold(newThreshold, o.activeRecoveryMasters);
         }
+        uint256 old = _checkQuorum(o, approverDeviceKeyHashes.length, assertions.length);
         bytes32 challenge =
             _challenge(OP_SET_RECOVERY_THRESHOLD, op, keccak256(abi.encode(newThreshold)), o.nonce);
-        _approve(op, approverDeviceKeyHash, assertion, challenge);
+        _approveAll(op, approverDeviceKeyHashes, assertions, challenge);
 
-        uint256 old = o.recoveryThreshold;
         o.recoveryThreshold = uint32(newThreshold);
         o.nonce += 1;
-        emit RecoveryThresholdChanged(op, old, newThreshold, approverDeviceKeyHash);
+        emit RecoveryThresholdChanged(op, old, newThreshold, approverDeviceKeyHashes);
     }
 
     // ---------------------------------------------------------------- views
@@ -320,6 +313,84 @@ contract SidecarRegistry {
         Device storage d = _devices[deviceKeyHashOf(msg.sender)];
         if (d.tier != Tier.MASTER || d.revoked) revert NotActiveMaster(msg.sender);
         return d.operatorOmni;
+    }
+
+    /// The input checks of registerAdditionalMasterDevice, then its challenge.
+    function _additionalMasterChallenge(
+        bytes32 op,
+        address newDevice,
+        uint8 roles,
+        uint256 k11X,
+        uint256 k11Y,
+        bytes32 rpIdHash
+    ) internal view returns (bytes32) {
+        if (newDevice == address(0)) revert ZeroAddress();
+        bytes32 hash = deviceKeyHashOf(newDevice);
+        if (_devices[hash].tier != Tier.NONE) revert DeviceAlreadyRegistered(hash);
+        _checkRoles(roles);
+        if (k11X == 0 || k11Y == 0) revert InvalidPasskey();
+        return _challenge(
+            OP_REGISTER_ADDITIONAL_MASTER,
+            op,
+            keccak256(abi.encode(newDevice, roles, k11X, k11Y, rpIdHash)),
+            _operators[op].nonce
+        );
+    }
+
+    /// Stores an approved additional master and advances the operator's state; its key hash.
+    function _storeAdditionalMaster(
+        bytes32 op,
+        address newDevice,
+        uint8 roles,
+        uint256 k11X,
+        uint256 k11Y,
+        bytes32 rpIdHash,
+        uint32 signCount
+    ) internal returns (bytes32 hash) {
+        hash = deviceKeyHashOf(newDevice);
+        _store(hash, newDevice, op, op, Tier.MASTER, roles, k11X, k11Y, rpIdHash, signCount);
+        Operator storage o = _operators[op];
+        o.nonce += 1;
+        if (roles & RECOVERY != 0) o.activeRecoveryMasters += 1;
+    }
+
+    /// Verifies the assertion of a passkey being registered (UV required); its sign count.
+    function _verifyNew(WebAuthnAssertion calldata a, bytes32 challenge, uint256 x, uint256 y, bytes32 rpIdHash)
+        internal
+        view
+        returns (uint32)
+    {
+        return k11.verifyOrRevert(a, challenge, x, y, rpIdHash, true, 0);
+    }
+
+    /// Refuses mismatched arrays and fewer approvals than max(1, recoveryThreshold); returns
+    /// that quorum.
+    function _checkQuorum(Operator storage o, uint256 approvers, uint256 assertionCount)
+        internal
+        view
+        returns (uint256 quorum)
+    {
+        if (approvers != assertionCount) revert LengthMismatch(approvers, assertionCount);
+        quorum = o.recoveryThreshold;
+        if (quorum == 0) quorum = 1;
+        if (approvers < quorum) revert NotEnoughApprovals(approvers, quorum);
+    }
+
+    /// Verifies every approver's assertion over `challenge`; each approver at most once.
+    function _approveAll(
+        bytes32 op,
+        bytes32[] calldata approverHashes,
+        WebAuthnAssertion[] calldata assertions,
+        bytes32 challenge
+    ) internal {
+        uint256 n = approverHashes.length;
+        for (uint256 i = 0; i < n; ++i) {
+            bytes32 approver = approverHashes[i];
+            for (uint256 j = 0; j < i; ++j) {
+                if (approverHashes[j] == approver) revert DuplicateApprover(approver);
+            }
+            _approve(op, approver, assertions[i], challenge);
+        }
     }
 
     /// Verifies an approver's assertion (UV required) and stores its new sign count.
