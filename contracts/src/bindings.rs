@@ -31,3 +31,9 @@ alloy::sol!(
     SidecarRegistry,
     "artifacts/SidecarRegistry.json"
 );
+
+alloy::sol!(
+    #[derive(Debug, PartialEq, Eq)]
+    AgentKeysScope,
+    "artifacts/AgentKeysScope.json"
+);
