@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
+import "./SidecarRegistry.sol";
+
 /// @title CredentialAudit
 /// @notice Per-operator Merkle roots of audit-record batches, and inclusion checks against them.
+///         Roots are appended by an active device (any tier) of the operator in the
+///         SidecarRegistry, or by an audit relay the owner has authorized.
 /// @dev Tree shape (shared with the Rust builder in contracts/src/merkle.rs):
 ///      leaf = keccak256(0x00 ‖ recordHash), node = keccak256(0x01 ‖ min(a, b) ‖ max(a, b)),
 ///      an odd node is promoted unchanged. The 0x00/0x01 prefixes keep a node from ever being
@@ -16,6 +20,7 @@ contract CredentialAudit {
 
     error NotOwner();
     error ZeroAddress();
+    error RegistryWithoutCode(address registry);
     error NotAuthorizedToAppend(bytes32 operatorOmni, address sender);
     error ZeroRoot();
     error EmptyBatch();
@@ -27,15 +32,22 @@ contract CredentialAudit {
     /// @notice May authorize and deauthorize audit relays.
     address public immutable owner;
 
+    /// @notice The device registry whose active devices may anchor their operator's roots.
+    SidecarRegistry public immutable registry;
+
     /// @notice Relays allowed to anchor roots for any operator.
     mapping(address => bool) public isAuditRelay;
 
     mapping(bytes32 => AnchoredRoot[]) private _roots;
 
-    constructor(address owner_) {
+    constructor(address owner_, SidecarRegistry registry_) {
         // A zero owner could never authorize a relay, leaving the contract unusable.
         if (owner_ == address(0)) revert ZeroAddress();
+        // Calls to an address without code succeed with no data and would then fail to decode;
+        // refusing it here makes a misconfigured deployment fail loudly, once.
+        if (address(registry_).code.length == 0) revert RegistryWithoutCode(address(registry_));
         owner = owner_;
+        registry = registry_;
     }
 
     function setAuditRelay(address relay, bool authorized) external {
@@ -88,11 +100,13 @@ contract CredentialAudit {
         return node == root;
     }
 
-    /// @dev The authorization hook: relays only for now; the registry gate (the operator's
-    ///      active devices) overrides this once SidecarRegistry exists.
+    /// @dev The authorization hook: an authorized relay (for any operator), or an active device
+    ///      of `operatorOmni` (master or agent) in the registry.
     function _mayAppend(bytes32 operatorOmni, address sender) internal view virtual returns (bool) {
-        operatorOmni; // the registry gate will need it; relays are not per-operator
-        return isAuditRelay[sender];
+        if (isAuditRelay[sender]) return true;
+        bytes32 deviceKeyHash = keccak256(abi.encodePacked(sender));
+        if (!registry.isActive(deviceKeyHash)) return false;
+        return registry.getDevice(deviceKeyHash).operatorOmni == operatorOmni;
     }
 
     function _rootAt(bytes32 operatorOmni, uint256 index) private view returns (AnchoredRoot storage) {

@@ -26,6 +26,9 @@ import "./K11Verifier.sol";
 /// least `recoveryThreshold` (min 1) distinct active RECOVERY masters over the same challenge,
 /// so one compromised passkey can never lower the quorum or add a device on its own. Adding a
 /// master also needs an assertion by the new device's passkey over that challenge.
+///
+/// A passkey public key belongs to at most one master device, ever (revoked ones included),
+/// so one person cannot count one passkey twice toward a quorum.
 contract SidecarRegistry {
     enum Tier {
         NONE,
@@ -71,6 +74,8 @@ contract SidecarRegistry {
     mapping(bytes32 => Device) internal _devices;
     mapping(bytes32 => Operator) internal _operators;
     mapping(bytes32 => bytes32[]) internal _operatorDevices;
+    /// keccak256(abi.encode(k11X, k11Y)) => the deviceKeyHash of the master that registered it.
+    mapping(bytes32 => bytes32) internal _passkeyDevices;
 
     error OperatorAlreadyRegistered(bytes32 operatorOmni);
     error DeviceAlreadyRegistered(bytes32 deviceKeyHash);
@@ -87,6 +92,7 @@ contract SidecarRegistry {
     error InvalidPasskey();
     error InvalidActorOmni();
     error ZeroAddress();
+    error PasskeyAlreadyRegistered(bytes32 existingDeviceKeyHash);
 
     event OperatorRegistered(bytes32 indexed operatorOmni, address indexed firstMaster);
     event MasterDeviceRegistered(
@@ -138,7 +144,7 @@ contract SidecarRegistry {
         _checkRoles(roles);
         // A first master without RECOVERY would leave the operator unable to approve anything.
         if (roles & RECOVERY == 0) revert WouldStrandOperator(0, 1);
-        if (k11X == 0 || k11Y == 0) revert InvalidPasskey();
+        _checkNewPasskey(k11X, k11Y);
 
         bytes32 challenge = _challenge(
             OP_REGISTER_FIRST_MASTER, op, keccak256(abi.encode(msg.sender, roles, k11X, k11Y, rpIdHash)), o.nonce
@@ -280,6 +286,11 @@ contract SidecarRegistry {
         return _operatorDevices[operatorOmni];
     }
 
+    /// @notice The deviceKeyHash of the master registered with this passkey; 0 if none.
+    function passkeyDevice(uint256 k11X, uint256 k11Y) external view returns (bytes32) {
+        return _passkeyDevices[_passkeyId(k11X, k11Y)];
+    }
+
     function operatorNonce(bytes32 operatorOmni) external view returns (uint256) {
         return _operators[operatorOmni].nonce;
     }
@@ -328,7 +339,7 @@ contract SidecarRegistry {
         bytes32 hash = deviceKeyHashOf(newDevice);
         if (_devices[hash].tier != Tier.NONE) revert DeviceAlreadyRegistered(hash);
         _checkRoles(roles);
-        if (k11X == 0 || k11Y == 0) revert InvalidPasskey();
+        _checkNewPasskey(k11X, k11Y);
         return _challenge(
             OP_REGISTER_ADDITIONAL_MASTER,
             op,
@@ -402,6 +413,17 @@ contract SidecarRegistry {
         d.lastSignCount = k11.verifyOrRevert(a, challenge, d.k11X, d.k11Y, d.rpIdHash, true, d.lastSignCount);
     }
 
+    /// Refuses a zero coordinate and a passkey already registered to any master, even revoked.
+    function _checkNewPasskey(uint256 k11X, uint256 k11Y) internal view {
+        if (k11X == 0 || k11Y == 0) revert InvalidPasskey();
+        bytes32 existing = _passkeyDevices[_passkeyId(k11X, k11Y)];
+        if (existing != bytes32(0)) revert PasskeyAlreadyRegistered(existing);
+    }
+
+    function _passkeyId(uint256 k11X, uint256 k11Y) internal pure returns (bytes32) {
+        return keccak256(abi.encode(k11X, k11Y));
+    }
+
     function _checkRoles(uint8 roles) internal pure {
         if (roles & ~ALL_ROLES != 0) revert InvalidRoles(roles);
     }
@@ -432,6 +454,8 @@ contract SidecarRegistry {
             rpIdHash: rpIdHash
         });
         _operatorDevices[op].push(hash);
+        // Every master carries a passkey (checked unused by _checkNewPasskey); agents none.
+        if (tier == Tier.MASTER) _passkeyDevices[_passkeyId(k11X, k11Y)] = hash;
     }
 
     /// "0x" followed by the 40 lowercase hex digits of `a`.

@@ -1,13 +1,14 @@
-//! CredentialAudit on revm: relay authorization, per-operator roots, and inclusion proofs from
-//! the Rust Merkle builder checked by the contract.
+//! CredentialAudit on revm: relay and registry-device authorization, per-operator roots, and
+//! inclusion proofs from the Rust Merkle builder checked by the contract.
 
 mod common;
 
-use agentkeys_contracts::bindings::CredentialAudit;
+use agentkeys_contracts::bindings::{CredentialAudit, SidecarRegistry};
 use agentkeys_contracts::merkle::MerkleTree;
 use agentkeys_contracts::{Evm, Receipt, Revert};
 use alloy::primitives::{keccak256, Address, B256, U256};
 use alloy::sol_types::{SolCall, SolError, SolEvent};
+use common::webauthn::Passkey;
 use common::*;
 
 const OWNER: Address = Address::repeat_byte(0x0a);
@@ -16,8 +17,15 @@ const OPERATOR: B256 = B256::repeat_byte(0x11);
 const OTHER_OPERATOR: B256 = B256::repeat_byte(0x22);
 
 fn setup() -> (Evm, Address) {
+    let (evm, audit, _) = setup_with_registry();
+    (evm, audit)
+}
+
+/// The audit contract (with RELAY authorized) and the registry it consults.
+fn setup_with_registry() -> (Evm, Address, Address) {
     let mut evm = chain();
-    let audit = deploy_audit(&mut evm, OWNER);
+    let registry = deploy_registry(&mut evm);
+    let audit = deploy_audit(&mut evm, OWNER, registry);
     send(
         &mut evm,
         OWNER,
@@ -28,7 +36,7 @@ fn setup() -> (Evm, Address) {
         },
     )
     .unwrap();
-    (evm, audit)
+    (evm, audit, registry)
 }
 
 fn append(
@@ -85,19 +93,31 @@ fn records(batch: u8, n: u8) -> Vec<B256> {
 }
 
 #[test]
-fn constructor_sets_the_owner_and_refuses_zero() {
-    let (mut evm, audit) = setup();
+fn constructor_sets_the_owner_and_registry_and_refuses_zero_or_codeless() {
+    let (mut evm, audit, registry) = setup_with_registry();
     assert_eq!(view(&mut evm, audit, CredentialAudit::ownerCall {}), OWNER);
+    assert_eq!(
+        view(&mut evm, audit, CredentialAudit::registryCall {}),
+        registry
+    );
     let err = evm
-        .deploy(OWNER, audit_init_code(Address::ZERO))
+        .deploy(OWNER, audit_init_code(Address::ZERO, registry))
         .unwrap_err();
     assert_eq!(err.selector(), Some(CredentialAudit::ZeroAddress::SELECTOR));
+    for codeless in [Address::ZERO, addr(0x42)] {
+        let err = evm
+            .deploy(OWNER, audit_init_code(OWNER, codeless))
+            .unwrap_err();
+        let decoded: CredentialAudit::RegistryWithoutCode = err.decode().unwrap();
+        assert_eq!(decoded.registry, codeless);
+    }
 }
 
 #[test]
 fn owner_authorizes_and_deauthorizes_relays_with_events() {
     let mut evm = chain();
-    let audit = deploy_audit(&mut evm, OWNER);
+    let registry = deploy_registry(&mut evm);
+    let audit = deploy_audit(&mut evm, OWNER, registry);
     let is_relay = |evm: &mut Evm| view(evm, audit, CredentialAudit::isAuditRelayCall(RELAY));
     assert!(!is_relay(&mut evm));
     for authorized in [true, false] {
@@ -221,7 +241,7 @@ fn roots_are_kept_per_operator() {
 #[test]
 fn unauthorized_senders_cannot_append() {
     let (mut evm, audit) = setup();
-    for sender in [OWNER, addr(5)] {
+    for sender in [OWNER, addr(5), Address::ZERO] {
         let err = append(&mut evm, sender, audit, OPERATOR, B256::repeat_byte(1), 1).unwrap_err();
         let decoded: CredentialAudit::NotAuthorizedToAppend = err.decode().unwrap();
         assert_eq!((decoded.operatorOmni, decoded.sender), (OPERATOR, sender));
@@ -358,4 +378,116 @@ fn a_root_of_another_operator_does_not_prove_a_record() {
     append(&mut evm, RELAY, audit, OTHER_OPERATOR, tree.root(), 3).unwrap();
     append(&mut evm, RELAY, audit, OPERATOR, B256::repeat_byte(7), 3).unwrap();
     assert!(!verify(&mut evm, audit, 0, recs[0], tree.proof(0).unwrap()).unwrap());
+}
+
+fn expect_refused(evm: &mut Evm, audit: Address, sender: Address, operator: B256) {
+    let err = append(evm, sender, audit, operator, B256::repeat_byte(1), 1).unwrap_err();
+    assert_eq!(
+        err.selector(),
+        Some(CredentialAudit::NotAuthorizedToAppend::SELECTOR),
+        "{sender}: {err:?}"
+    );
+    let decoded: CredentialAudit::NotAuthorizedToAppend = err.decode().unwrap();
+    assert_eq!((decoded.operatorOmni, decoded.sender), (operator, sender));
+}
+
+/// An operator with an active master and an active agent, and another operator with a master.
+struct Devices {
+    op: B256,
+    master: Address,
+    agent: Address,
+    other_op: B256,
+    other_master: Address,
+}
+
+fn register_devices(evm: &mut Evm, registry: Address) -> Devices {
+    let master = Address::repeat_byte(0xa1);
+    let op = register_first_master(evm, registry, master, &Passkey::new(0x41, "localhost"));
+    let agent = Address::repeat_byte(0x61);
+    send(
+        evm,
+        master,
+        registry,
+        SidecarRegistry::registerAgentDeviceCall {
+            agentAddress: agent,
+            actorOmni: B256::repeat_byte(0x62),
+        },
+    )
+    .expect("registerAgentDevice");
+    let other_master = Address::repeat_byte(0xb2);
+    let other_op = register_first_master(
+        evm,
+        registry,
+        other_master,
+        &Passkey::new(0x42, "localhost"),
+    );
+    assert_ne!(op, other_op);
+    Devices {
+        op,
+        master,
+        agent,
+        other_op,
+        other_master,
+    }
+}
+
+#[test]
+fn active_devices_of_the_operator_append_its_roots() {
+    let (mut evm, audit, registry) = setup_with_registry();
+    let d = register_devices(&mut evm, registry);
+    for (i, sender) in [d.master, d.agent].into_iter().enumerate() {
+        let root = B256::repeat_byte(0x30 + i as u8);
+        let receipt = append(&mut evm, sender, audit, d.op, root, 2).unwrap();
+        let event = CredentialAudit::RootAppended::decode_log_data(&receipt.logs[0].data).unwrap();
+        assert_eq!(
+            (event.operatorOmni, event.index, event.root),
+            (d.op, U256::from(i), root)
+        );
+    }
+    assert_eq!(root_count(&mut evm, audit, d.op), U256::from(2));
+    // The other operator's master anchors for its own operator.
+    append(
+        &mut evm,
+        d.other_master,
+        audit,
+        d.other_op,
+        B256::repeat_byte(9),
+        1,
+    )
+    .unwrap();
+    assert_eq!(root_count(&mut evm, audit, d.other_op), U256::from(1));
+    // A relay still anchors for any operator.
+    append(&mut evm, RELAY, audit, d.op, B256::repeat_byte(8), 1).unwrap();
+    append(&mut evm, RELAY, audit, d.other_op, B256::repeat_byte(8), 1).unwrap();
+    assert_eq!(root_count(&mut evm, audit, d.op), U256::from(3));
+}
+
+#[test]
+fn devices_of_another_operator_revoked_devices_and_strangers_cannot_append() {
+    let (mut evm, audit, registry) = setup_with_registry();
+    let d = register_devices(&mut evm, registry);
+    // Another operator's master, for this operator, and this operator's devices for the other.
+    expect_refused(&mut evm, audit, d.other_master, d.op);
+    expect_refused(&mut evm, audit, d.master, d.other_op);
+    expect_refused(&mut evm, audit, d.agent, d.other_op);
+    // Unknown senders, the owner (not a relay) included.
+    for stranger in [addr(5), OWNER] {
+        expect_refused(&mut evm, audit, stranger, d.op);
+    }
+    // A revoked agent was allowed, and is no more.
+    append(&mut evm, d.agent, audit, d.op, B256::repeat_byte(1), 1).unwrap();
+    send(
+        &mut evm,
+        d.master,
+        registry,
+        SidecarRegistry::revokeAgentDeviceCall {
+            deviceKeyHash: keccak256(d.agent),
+        },
+    )
+    .expect("revokeAgentDevice");
+    expect_refused(&mut evm, audit, d.agent, d.op);
+    // The operator's master still may.
+    append(&mut evm, d.master, audit, d.op, B256::repeat_byte(2), 1).unwrap();
+    assert_eq!(root_count(&mut evm, audit, d.op), U256::from(2));
+    assert_eq!(root_count(&mut evm, audit, d.other_op), U256::ZERO);
 }

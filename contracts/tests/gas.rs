@@ -3,10 +3,11 @@
 
 mod common;
 
-use agentkeys_contracts::bindings::{CredentialAudit, K3EpochCounter};
+use agentkeys_contracts::bindings::{CredentialAudit, K3EpochCounter, SidecarRegistry};
 use agentkeys_contracts::merkle::MerkleTree;
 use alloy::primitives::{keccak256, Address, B256, U256};
 use alloy::sol_types::SolCall;
+use common::webauthn::Passkey;
 use common::*;
 
 const OWNER: Address = Address::repeat_byte(0x0a);
@@ -32,7 +33,10 @@ fn gas_table() {
     .unwrap();
     rows.push(("K3EpochCounter.advanceEpoch".into(), r.gas_used));
 
-    let deployed = evm.deploy_receipt(OWNER, audit_init_code(OWNER)).unwrap();
+    let registry = deploy_registry(&mut evm);
+    let deployed = evm
+        .deploy_receipt(OWNER, audit_init_code(OWNER, registry))
+        .unwrap();
     rows.push(("CredentialAudit deploy".into(), deployed.gas_used));
     let audit = deployed.contract_address.unwrap();
     let r = send(
@@ -61,6 +65,37 @@ fn gas_table() {
     ));
     let r = send(&mut evm, RELAY, audit, append).unwrap();
     rows.push(("CredentialAudit.appendRoot (next)".into(), r.gas_used));
+
+    // Anchored by devices, which costs the registry lookups.
+    let master = Address::repeat_byte(0xa1);
+    let operator =
+        register_first_master(&mut evm, registry, master, &Passkey::new(0x41, "localhost"));
+    let agent = Address::repeat_byte(0x61);
+    send(
+        &mut evm,
+        master,
+        registry,
+        SidecarRegistry::registerAgentDeviceCall {
+            agentAddress: agent,
+            actorOmni: B256::repeat_byte(0x62),
+        },
+    )
+    .unwrap();
+    let append = CredentialAudit::appendRootCall {
+        operatorOmni: operator,
+        root: tree.root(),
+        count: 1024,
+    };
+    let r = send(&mut evm, master, audit, append.clone()).unwrap();
+    rows.push((
+        "CredentialAudit.appendRoot (by a master, first for operator)".into(),
+        r.gas_used,
+    ));
+    let r = send(&mut evm, agent, audit, append).unwrap();
+    rows.push((
+        "CredentialAudit.appendRoot (by an agent, next)".into(),
+        r.gas_used,
+    ));
 
     let r = send(
         &mut evm,

@@ -1242,3 +1242,66 @@ fn gas() {
         assert!(*used < ceiling, "{name} on {spec:?} used {used} gas");
     }
 }
+
+#[test]
+fn a_passkey_belongs_to_one_master_only() {
+    for spec in SPECS {
+        let mut chain = Chain::new(spec);
+        let (op, masters) = chain.operator(2);
+        let [first, second] = [&masters[0], &masters[1]];
+        for m in [first, second] {
+            let (x, y) = m.passkey.public();
+            let owner: B256 = chain.view(R::passkeyDeviceCall { k11X: x, k11Y: y });
+            assert_eq!(owner, m.hash());
+        }
+        let (x, y) = Passkey::new(0x77, "localhost").public();
+        let none: B256 = chain.view(R::passkeyDeviceCall { k11X: x, k11Y: y });
+        assert_eq!(none, B256::ZERO);
+
+        // A second device presenting the first master's passkey. Every assertion in the call is
+        // valid (the new passkey's included), so only the uniqueness check can refuse it.
+        let twin = Master {
+            address: Address::repeat_byte(0xb3),
+            passkey: Passkey::new(0x41, "localhost"),
+            roles: ALL,
+        };
+        assert_eq!(twin.passkey.public(), first.passkey.public());
+        let nonce = chain.nonce(op);
+        let call = chain.add_call(op, &twin, &[first]);
+        let err = expect::<R::PasskeyAlreadyRegistered>(chain.send(first.address, call));
+        assert_eq!(err.existingDeviceKeyHash, first.hash());
+        assert_eq!(chain.device(twin.hash()).tier, 0);
+        assert_eq!(chain.nonce(op), nonce);
+
+        // Nor as the first master of a new operator.
+        let call = chain.first_call(&twin);
+        let err = expect::<R::PasskeyAlreadyRegistered>(chain.send(twin.address, call));
+        assert_eq!(err.existingDeviceKeyHash, first.hash());
+
+        // A revoked master's passkey stays taken.
+        let call = chain.revoke_call(op, second.hash(), &[first]);
+        chain.send(first.address, call).expect("revokeMasterDevice");
+        let twin = Master {
+            address: Address::repeat_byte(0xb4),
+            passkey: Passkey::new(0x42, "localhost"),
+            roles: ALL,
+        };
+        let call = chain.add_call(op, &twin, &[first]);
+        let err = expect::<R::PasskeyAlreadyRegistered>(chain.send(first.address, call));
+        assert_eq!(err.existingDeviceKeyHash, second.hash());
+
+        // A fresh passkey on the same device goes through.
+        let fresh = Master {
+            address: twin.address,
+            passkey: Passkey::new(0x55, "localhost"),
+            roles: ALL,
+        };
+        let call = chain.add_call(op, &fresh, &[first]);
+        chain
+            .send(first.address, call)
+            .expect("registerAdditionalMasterDevice");
+        let (x, y) = fresh.passkey.public();
+        let owner: B256 = chain.view(R::passkeyDeviceCall { k11X: x, k11Y: y });
+        assert_eq!(owner, fresh.hash());
+    }
+}

@@ -4,10 +4,13 @@
 
 pub mod webauthn;
 
-use agentkeys_contracts::bindings::{CredentialAudit, K3EpochCounter};
+use agentkeys_contracts::bindings::{
+    CredentialAudit, K11Verifier, K3EpochCounter, P256Verifier, SidecarRegistry,
+};
 use agentkeys_contracts::{Evm, Receipt, Revert, SpecId};
-use alloy::primitives::{Address, Bytes};
+use alloy::primitives::{keccak256, Address, Bytes, B256, U256};
 use alloy::sol_types::{SolCall, SolConstructor};
+use webauthn::Passkey;
 
 pub const CHAIN_ID: u64 = 31_337;
 
@@ -28,17 +31,90 @@ pub fn epoch_init_code(governance: Address) -> Bytes {
     init_code(&K3EpochCounter::BYTECODE, args)
 }
 
-pub fn audit_init_code(owner: Address) -> Bytes {
-    let args = CredentialAudit::constructorCall { owner_: owner }.abi_encode();
+pub fn audit_init_code(owner: Address, registry: Address) -> Bytes {
+    let args = CredentialAudit::constructorCall {
+        owner_: owner,
+        registry_: registry,
+    }
+    .abi_encode();
     init_code(&CredentialAudit::BYTECODE, args)
+}
+
+pub fn registry_deployer() -> Address {
+    Address::repeat_byte(0xd1)
+}
+
+/// P256Verifier, K11Verifier and a SidecarRegistry on them; the registry's address.
+pub fn deploy_registry(evm: &mut Evm) -> Address {
+    let p256 = evm
+        .deploy(registry_deployer(), P256Verifier::BYTECODE.clone())
+        .expect("deploy P256Verifier");
+    let args = K11Verifier::constructorCall { p256_: p256 }.abi_encode();
+    let k11 = evm
+        .deploy(registry_deployer(), init_code(&K11Verifier::BYTECODE, args))
+        .expect("deploy K11Verifier");
+    let args = SidecarRegistry::constructorCall { k11_: k11 }.abi_encode();
+    evm.deploy(
+        registry_deployer(),
+        init_code(&SidecarRegistry::BYTECODE, args),
+    )
+    .expect("deploy SidecarRegistry")
+}
+
+/// Registers `device` (with `passkey`, every role) as the first master of its own operator;
+/// that operator's omni.
+pub fn register_first_master(
+    evm: &mut Evm,
+    registry: Address,
+    device: Address,
+    passkey: &Passkey,
+) -> B256 {
+    use alloy::sol_types::SolValue;
+    const ALL_ROLES: u8 = 1 | 2 | 4;
+    let op = view(
+        evm,
+        registry,
+        SidecarRegistry::operatorOmniOfCall {
+            firstMaster: device,
+        },
+    );
+    let (x, y) = passkey.public();
+    let params =
+        keccak256((device, U256::from(ALL_ROLES), x, y, passkey.rp_id_hash()).abi_encode_params());
+    let challenge = view(
+        evm,
+        registry,
+        SidecarRegistry::challengeForCall {
+            opTag: keccak256("agentkeys.registerFirstMaster.v1"),
+            operatorOmni: op,
+            paramsHash: params,
+        },
+    );
+    let s = passkey.assert(challenge);
+    let call = SidecarRegistry::registerFirstMasterDeviceCall {
+        roles: ALL_ROLES,
+        k11X: x,
+        k11Y: y,
+        rpIdHash: passkey.rp_id_hash(),
+        assertion: SidecarRegistry::WebAuthnAssertion {
+            authenticatorData: s.authenticator_data.into(),
+            clientDataJSON: s.client_data_json.into_bytes().into(),
+            challengeLocation: U256::from(s.challenge_location),
+            typeLocation: U256::from(s.type_location),
+            r: s.r,
+            s: s.s,
+        },
+    };
+    send(evm, device, registry, call).expect("registerFirstMasterDevice");
+    op
 }
 
 pub fn deploy_epoch(evm: &mut Evm, governance: Address) -> Address {
     evm.deploy(addr(0xd0), epoch_init_code(governance)).unwrap()
 }
 
-pub fn deploy_audit(evm: &mut Evm, owner: Address) -> Address {
-    evm.deploy(owner, audit_init_code(owner)).unwrap()
+pub fn deploy_audit(evm: &mut Evm, owner: Address, registry: Address) -> Address {
+    evm.deploy(owner, audit_init_code(owner, registry)).unwrap()
 }
 
 pub fn send<C: SolCall>(
