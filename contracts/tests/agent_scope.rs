@@ -5,41 +5,16 @@
 
 mod common;
 
-use agentkeys_contracts::bindings::{AgentKeysScope, K11Verifier, P256Verifier, SidecarRegistry};
+use agentkeys_contracts::bindings::{AgentKeysScope, K11Verifier, SidecarRegistry};
 use agentkeys_contracts::{Evm, Receipt, Revert, SpecId};
 use alloy::primitives::{keccak256, Address, B256, U256};
-use alloy::sol_types::{SolCall, SolConstructor, SolError, SolEvent, SolValue};
-use common::webauthn::{sha256, Passkey, Signed, UP};
+use alloy::sol_types::{SolCall, SolConstructor, SolValue};
+use common::registry::*;
+use common::webauthn::{Signed, UP};
 use common::{init_code, CHAIN_ID};
 
 use AgentKeysScope as S;
 use SidecarRegistry as R;
-
-const SPECS: [SpecId; 2] = [SpecId::OSAKA, SpecId::PRAGUE];
-const CAP_MINT: u8 = 1;
-const RECOVERY: u8 = 2;
-const SCOPE_MGMT: u8 = 4;
-const ALL: u8 = CAP_MINT | RECOVERY | SCOPE_MGMT;
-
-fn deployer() -> Address {
-    Address::repeat_byte(0xd0)
-}
-
-fn outsider() -> Address {
-    Address::repeat_byte(0x99)
-}
-
-fn device_hash(address: Address) -> B256 {
-    keccak256(address)
-}
-
-fn operator_omni(first_master: Address) -> B256 {
-    B256::from(sha256(format!("agentkeysevm{first_master:#x}").as_bytes()))
-}
-
-fn tag(name: &str) -> B256 {
-    keccak256(name.as_bytes())
-}
 
 /// The on-chain name of a service: keccak256 of its lowercase name.
 fn service(name: &str) -> B256 {
@@ -55,82 +30,11 @@ fn set_params(services: &[B256]) -> B256 {
 }
 
 fn registry_abi(s: Signed) -> R::WebAuthnAssertion {
-    R::WebAuthnAssertion {
-        authenticatorData: s.authenticator_data.into(),
-        clientDataJSON: s.client_data_json.into_bytes().into(),
-        challengeLocation: U256::from(s.challenge_location),
-        typeLocation: U256::from(s.type_location),
-        r: s.r,
-        s: s.s,
-    }
+    s.into()
 }
 
 fn abi(s: Signed) -> S::WebAuthnAssertion {
-    S::WebAuthnAssertion {
-        authenticatorData: s.authenticator_data.into(),
-        clientDataJSON: s.client_data_json.into_bytes().into(),
-        challengeLocation: U256::from(s.challenge_location),
-        typeLocation: U256::from(s.type_location),
-        r: s.r,
-        s: s.s,
-    }
-}
-
-struct Master {
-    address: Address,
-    passkey: Passkey,
-    roles: u8,
-}
-
-impl Master {
-    fn new(n: u8, roles: u8) -> Master {
-        Master {
-            address: Address::repeat_byte(0xa0 | n),
-            passkey: Passkey::new(0x40 + n, "localhost"),
-            roles,
-        }
-    }
-
-    fn hash(&self) -> B256 {
-        device_hash(self.address)
-    }
-
-    fn registration_params(&self) -> B256 {
-        let (x, y) = self.passkey.public();
-        keccak256(
-            (
-                self.address,
-                U256::from(self.roles),
-                x,
-                y,
-                self.passkey.rp_id_hash(),
-            )
-                .abi_encode_params(),
-        )
-    }
-}
-
-fn expect<E: SolError>(result: Result<Receipt, Revert>) -> E {
-    let err = result.expect_err(&format!("expected {}", E::SIGNATURE));
-    assert_eq!(
-        err.selector(),
-        Some(E::SELECTOR),
-        "expected {}, got {err:?}",
-        E::SIGNATURE
-    );
-    err.decode::<E>().expect("decode error")
-}
-
-fn events<E: SolEvent>(receipt: &Receipt, emitter: Address) -> Vec<E> {
-    receipt
-        .logs
-        .iter()
-        .filter(|log| log.topics().first() == Some(&E::SIGNATURE_HASH))
-        .map(|log| {
-            assert_eq!(log.address, emitter);
-            E::decode_log_data(&log.data).expect("decode event")
-        })
-        .collect()
+    s.into()
 }
 
 struct Chain {
@@ -142,18 +46,8 @@ struct Chain {
 
 impl Chain {
     fn new(spec: SpecId) -> Chain {
-        let mut evm = Evm::new(CHAIN_ID, spec);
-        let p256 = evm
-            .deploy(deployer(), P256Verifier::BYTECODE.clone())
-            .expect("deploy P256Verifier");
-        let args = K11Verifier::constructorCall { p256_: p256 }.abi_encode();
-        let k11 = evm
-            .deploy(deployer(), init_code(&K11Verifier::BYTECODE, args))
-            .expect("deploy K11Verifier");
-        let args = R::constructorCall { k11_: k11 }.abi_encode();
-        let registry = evm
-            .deploy(deployer(), init_code(&R::BYTECODE, args))
-            .expect("deploy SidecarRegistry");
+        let mut evm = new_chain(spec);
+        let registry = deploy_verifiers_and_registry(&mut evm);
         let args = S::constructorCall {
             registry_: registry,
         }

@@ -3,15 +3,16 @@
 //! refusal is checked for its exact custom error. Everything runs with the RIP-7212 precompile
 //! (OSAKA) and without it (PRAGUE), since the verifier takes a different path on each.
 
+mod common;
+
 use agentkeys_contracts::bindings::{K11Verifier, P256Verifier};
 use agentkeys_contracts::{Evm, Revert, SpecId};
 use alloy::primitives::{Address, Bytes, B256, U256};
 use alloy::sol_types::{SolCall, SolConstructor, SolError};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use p256::ecdsa::signature::hazmat::PrehashSigner;
-use p256::ecdsa::{Signature, SigningKey};
-use sha2::{Digest, Sha256};
+use common::webauthn::{rp_id_hash, sha256, Payload, ORIGIN, UP, UV};
+use p256::ecdsa::SigningKey;
 
 use K11Verifier::WebAuthnAssertion;
 
@@ -22,20 +23,8 @@ const N: U256 = U256::from_be_slice(&[
     0xBC, 0xE6, 0xFA, 0xAD, 0xA7, 0x17, 0x9E, 0x84, 0xF3, 0xB9, 0xCA, 0xC2, 0xFC, 0x63, 0x25, 0x51,
 ]);
 
-const UP: u8 = 0x01;
-const UV: u8 = 0x04;
-const ORIGIN: &str = "http://localhost:1234";
-
 fn caller() -> Address {
     Address::repeat_byte(0x11)
-}
-
-fn sha256(data: &[u8]) -> [u8; 32] {
-    Sha256::digest(data).into()
-}
-
-fn rp_id_hash(rp_id: &str) -> B256 {
-    B256::from(sha256(rp_id.as_bytes()))
 }
 
 fn key(seed: u8) -> SigningKey {
@@ -50,59 +39,19 @@ fn public(key: &SigningKey) -> (U256, U256) {
     )
 }
 
-/// What an authenticator and browser would produce for one `navigator.credentials.get`, with
-/// every field open to the tests that need to get it wrong.
-struct Payload {
-    ceremony: &'static str,
-    /// The challenge exactly as it appears in clientDataJSON (already base64url).
-    challenge_text: String,
-    origin: &'static str,
-    rp_id: &'static str,
-    flags: u8,
-    sign_count: u32,
+/// The shared assertion builder, signing into this contract's binding type.
+trait SignAbi {
+    fn sign_abi(&self, key: &SigningKey) -> WebAuthnAssertion;
 }
 
-impl Payload {
-    fn new(challenge: B256) -> Payload {
-        Payload {
-            ceremony: "webauthn.get",
-            challenge_text: URL_SAFE_NO_PAD.encode(challenge),
-            origin: ORIGIN,
-            rp_id: "localhost",
-            flags: UP | UV,
-            sign_count: 0,
-        }
+impl SignAbi for Payload {
+    fn sign_abi(&self, key: &SigningKey) -> WebAuthnAssertion {
+        self.sign(key).into()
     }
+}
 
-    fn client_data_json(&self) -> String {
-        format!(
-            r#"{{"type":"{}","challenge":"{}","origin":"{}","crossOrigin":false}}"#,
-            self.ceremony, self.challenge_text, self.origin
-        )
-    }
-
-    fn authenticator_data(&self) -> Vec<u8> {
-        let mut data = rp_id_hash(self.rp_id).to_vec();
-        data.push(self.flags);
-        data.extend_from_slice(&self.sign_count.to_be_bytes());
-        data
-    }
-
-    fn sign(&self, key: &SigningKey) -> WebAuthnAssertion {
-        let auth = self.authenticator_data();
-        let json = self.client_data_json();
-        let message = [auth.as_slice(), &sha256(json.as_bytes())].concat();
-        let sig: Signature = key.sign_prehash(&sha256(&message)).expect("sign");
-        // Authenticators may return either s; the verifier accepts only the low one.
-        let sig = sig.normalize_s().unwrap_or(sig);
-        let bytes = sig.to_bytes();
-        assertion(
-            auth,
-            json,
-            U256::from_be_slice(&bytes[..32]),
-            U256::from_be_slice(&bytes[32..]),
-        )
-    }
+fn payload(challenge: B256) -> Payload {
+    Payload::new(challenge, "localhost", 0)
 }
 
 /// Locations are found by searching, as the daemon will do before submitting.
@@ -268,11 +217,11 @@ fn valid_assertion_with_uv() {
         let mut chain = Chain::new(spec);
         let k = key(1);
         let c = challenge(b"register agent");
-        let mut p = Payload::new(c);
+        let mut p = payload(c);
         p.sign_count = 7;
         let mut d = Device::of(&k);
         d.stored_sign_count = 6;
-        assert_eq!(chain.expect_ok(&p.sign(&k), c, &d), 7);
+        assert_eq!(chain.expect_ok(&p.sign_abi(&k), c, &d), 7);
     }
 }
 
@@ -282,12 +231,12 @@ fn valid_assertion_without_uv_when_not_required() {
         let mut chain = Chain::new(spec);
         let k = key(2);
         let c = challenge(b"set scope");
-        let mut p = Payload::new(c);
+        let mut p = payload(c);
         p.flags = UP;
         p.sign_count = 1;
         let mut d = Device::of(&k);
         d.require_uv = false;
-        assert_eq!(chain.expect_ok(&p.sign(&k), c, &d), 1);
+        assert_eq!(chain.expect_ok(&p.sign_abi(&k), c, &d), 1);
     }
 }
 
@@ -297,11 +246,11 @@ fn zero_sign_counts_allowed_for_synced_passkeys() {
         let mut chain = Chain::new(spec);
         let k = key(3);
         let c = challenge(b"synced");
-        let p = Payload::new(c);
+        let p = payload(c);
         let d = Device::of(&k);
         // The same zero count, twice: a synced passkey never increments.
-        assert_eq!(chain.expect_ok(&p.sign(&k), c, &d), 0);
-        assert_eq!(chain.expect_ok(&p.sign(&k), c, &d), 0);
+        assert_eq!(chain.expect_ok(&p.sign_abi(&k), c, &d), 0);
+        assert_eq!(chain.expect_ok(&p.sign_abi(&k), c, &d), 0);
     }
 }
 
@@ -311,9 +260,9 @@ fn refuses_webauthn_create_type() {
         let mut chain = Chain::new(spec);
         let k = key(4);
         let c = challenge(b"create");
-        let mut p = Payload::new(c);
+        let mut p = payload(c);
         p.ceremony = "webauthn.create";
-        chain.expect_error::<K11Verifier::WrongType>(&p.sign(&k), c, &Device::of(&k));
+        chain.expect_error::<K11Verifier::WrongType>(&p.sign_abi(&k), c, &Device::of(&k));
     }
 }
 
@@ -323,14 +272,14 @@ fn refuses_type_location_pointing_elsewhere() {
         let mut chain = Chain::new(spec);
         let k = key(5);
         let c = challenge(b"locations");
-        let mut a = Payload::new(c).sign(&k);
+        let mut a = payload(c).sign_abi(&k);
         let d = Device::of(&k);
         a.typeLocation += U256::from(1);
         chain.expect_error::<K11Verifier::WrongType>(&a, c, &d);
         // Far out of range must be a refusal, not an arithmetic overflow or an out-of-bounds.
         a.typeLocation = U256::MAX;
         chain.expect_error::<K11Verifier::WrongType>(&a, c, &d);
-        let mut a = Payload::new(c).sign(&k);
+        let mut a = payload(c).sign_abi(&k);
         a.challengeLocation = U256::MAX;
         chain.expect_error::<K11Verifier::ChallengeMismatch>(&a, c, &d);
         a.challengeLocation = U256::from(a.clientDataJSON.len() - 10);
@@ -345,7 +294,7 @@ fn refuses_wrong_challenge() {
         let k = key(6);
         let c = challenge(b"expected");
         // Properly signed, but for another operation's challenge.
-        let a = Payload::new(challenge(b"other")).sign(&k);
+        let a = payload(challenge(b"other")).sign_abi(&k);
         chain.expect_error::<K11Verifier::ChallengeMismatch>(&a, c, &Device::of(&k));
     }
 }
@@ -367,9 +316,9 @@ fn refuses_challenge_with_other_padding_or_length() {
             base64::engine::general_purpose::STANDARD.encode(c),
         ];
         for text in variants {
-            let mut p = Payload::new(c);
+            let mut p = payload(c);
             p.challenge_text = text;
-            chain.expect_error::<K11Verifier::ChallengeMismatch>(&p.sign(&k), c, &d);
+            chain.expect_error::<K11Verifier::ChallengeMismatch>(&p.sign_abi(&k), c, &d);
         }
     }
 }
@@ -380,10 +329,10 @@ fn refuses_short_authenticator_data() {
         let mut chain = Chain::new(spec);
         let k = key(8);
         let c = challenge(b"short");
-        let p = Payload::new(c);
+        let p = payload(c);
         let mut auth = p.authenticator_data();
         auth.pop();
-        let mut a = p.sign(&k);
+        let mut a = p.sign_abi(&k);
         a.authenticatorData = auth.into();
         chain.expect_error::<K11Verifier::AuthenticatorDataTooShort>(&a, c, &Device::of(&k));
     }
@@ -395,9 +344,9 @@ fn refuses_wrong_rp_id_hash() {
         let mut chain = Chain::new(spec);
         let k = key(9);
         let c = challenge(b"rp");
-        let mut p = Payload::new(c);
+        let mut p = payload(c);
         p.rp_id = "companion.localhost";
-        chain.expect_error::<K11Verifier::RpIdHashMismatch>(&p.sign(&k), c, &Device::of(&k));
+        chain.expect_error::<K11Verifier::RpIdHashMismatch>(&p.sign_abi(&k), c, &Device::of(&k));
     }
 }
 
@@ -407,12 +356,12 @@ fn refuses_missing_user_presence() {
         let mut chain = Chain::new(spec);
         let k = key(10);
         let c = challenge(b"up");
-        let mut p = Payload::new(c);
+        let mut p = payload(c);
         p.flags = UV;
         let mut d = Device::of(&k);
-        chain.expect_error::<K11Verifier::UserNotPresent>(&p.sign(&k), c, &d);
+        chain.expect_error::<K11Verifier::UserNotPresent>(&p.sign_abi(&k), c, &d);
         d.require_uv = false;
-        chain.expect_error::<K11Verifier::UserNotPresent>(&p.sign(&k), c, &d);
+        chain.expect_error::<K11Verifier::UserNotPresent>(&p.sign_abi(&k), c, &d);
     }
 }
 
@@ -422,9 +371,9 @@ fn refuses_missing_user_verification_when_required() {
         let mut chain = Chain::new(spec);
         let k = key(11);
         let c = challenge(b"uv");
-        let mut p = Payload::new(c);
+        let mut p = payload(c);
         p.flags = UP;
-        chain.expect_error::<K11Verifier::UserNotVerified>(&p.sign(&k), c, &Device::of(&k));
+        chain.expect_error::<K11Verifier::UserNotVerified>(&p.sign_abi(&k), c, &Device::of(&k));
     }
 }
 
@@ -435,7 +384,7 @@ fn refuses_high_s() {
         let k = key(12);
         let c = challenge(b"high s");
         let d = Device::of(&k);
-        let mut a = Payload::new(c).sign(&k);
+        let mut a = payload(c).sign_abi(&k);
         chain.expect_ok(&a, c, &d);
         // The same signature in its other, equally valid ECDSA form.
         a.s = N - a.s;
@@ -448,7 +397,7 @@ fn refuses_signature_by_another_key() {
     for spec in SPECS {
         let mut chain = Chain::new(spec);
         let c = challenge(b"other key");
-        let a = Payload::new(c).sign(&key(13));
+        let a = payload(c).sign_abi(&key(13));
         chain.expect_error::<K11Verifier::BadSignature>(&a, c, &Device::of(&key(14)));
     }
 }
@@ -459,7 +408,7 @@ fn refuses_client_data_tampered_after_signing() {
         let mut chain = Chain::new(spec);
         let k = key(15);
         let c = challenge(b"tamper");
-        let a = Payload::new(c).sign(&k);
+        let a = payload(c).sign_abi(&k);
         let json = String::from_utf8(a.clientDataJSON.to_vec()).expect("utf8");
         let forged = json.replace(ORIGIN, "https://evil.example");
         assert_ne!(json, forged);
@@ -475,9 +424,9 @@ fn refuses_flags_tampered_after_signing() {
         let mut chain = Chain::new(spec);
         let k = key(16);
         let c = challenge(b"flags");
-        let mut p = Payload::new(c);
+        let mut p = payload(c);
         p.flags = UP;
-        let mut a = p.sign(&k);
+        let mut a = p.sign_abi(&k);
         // Claiming UV the authenticator never asserted.
         let mut auth = a.authenticatorData.to_vec();
         auth[32] |= UV;
@@ -492,9 +441,9 @@ fn refuses_replayed_sign_count() {
         let mut chain = Chain::new(spec);
         let k = key(17);
         let c = challenge(b"replay");
-        let mut p = Payload::new(c);
+        let mut p = payload(c);
         p.sign_count = 5;
-        let a = p.sign(&k);
+        let a = p.sign_abi(&k);
         let mut d = Device::of(&k);
         d.stored_sign_count = 4;
         assert_eq!(chain.expect_ok(&a, c, &d), 5);
@@ -521,9 +470,9 @@ fn refuses_lower_sign_count() {
         let mut d = Device::of(&k);
         d.stored_sign_count = 9;
         for presented in [8, 0] {
-            let mut p = Payload::new(c);
+            let mut p = payload(c);
             p.sign_count = presented;
-            let err = chain.check(&p.sign(&k), c, &d).unwrap_err();
+            let err = chain.check(&p.sign_abi(&k), c, &d).unwrap_err();
             assert_eq!(
                 err.decode::<K11Verifier::SignCountNotIncreasing>(),
                 Some(K11Verifier::SignCountNotIncreasing {
@@ -545,22 +494,22 @@ fn first_failing_check_is_reported() {
         let mut d = Device::of(&k);
         d.stored_sign_count = 100;
         // Wrong in every way at once, signed by another key: the type check comes first.
-        let mut p = Payload::new(challenge(b"not this one"));
+        let mut p = payload(challenge(b"not this one"));
         p.ceremony = "webauthn.create";
         p.rp_id = "companion.localhost";
         p.flags = 0;
-        chain.expect_error::<K11Verifier::WrongType>(&p.sign(&key(20)), c, &d);
+        chain.expect_error::<K11Verifier::WrongType>(&p.sign_abi(&key(20)), c, &d);
         p.ceremony = "webauthn.get";
-        chain.expect_error::<K11Verifier::ChallengeMismatch>(&p.sign(&key(20)), c, &d);
+        chain.expect_error::<K11Verifier::ChallengeMismatch>(&p.sign_abi(&key(20)), c, &d);
         p.challenge_text = URL_SAFE_NO_PAD.encode(c);
-        chain.expect_error::<K11Verifier::RpIdHashMismatch>(&p.sign(&key(20)), c, &d);
+        chain.expect_error::<K11Verifier::RpIdHashMismatch>(&p.sign_abi(&key(20)), c, &d);
         p.rp_id = "localhost";
-        chain.expect_error::<K11Verifier::UserNotPresent>(&p.sign(&key(20)), c, &d);
+        chain.expect_error::<K11Verifier::UserNotPresent>(&p.sign_abi(&key(20)), c, &d);
         p.flags = UP;
-        chain.expect_error::<K11Verifier::UserNotVerified>(&p.sign(&key(20)), c, &d);
+        chain.expect_error::<K11Verifier::UserNotVerified>(&p.sign_abi(&key(20)), c, &d);
         p.flags = UP | UV;
-        chain.expect_error::<K11Verifier::BadSignature>(&p.sign(&key(20)), c, &d);
-        chain.expect_error::<K11Verifier::SignCountNotIncreasing>(&p.sign(&k), c, &d);
+        chain.expect_error::<K11Verifier::BadSignature>(&p.sign_abi(&key(20)), c, &d);
+        chain.expect_error::<K11Verifier::SignCountNotIncreasing>(&p.sign_abi(&k), c, &d);
     }
 }
 
@@ -605,11 +554,11 @@ fn verify_or_revert_gas() {
         let mut chain = Chain::new(spec);
         let k = key(21);
         let c = challenge(b"gas");
-        let mut p = Payload::new(c);
+        let mut p = payload(c);
         p.sign_count = 2;
         let mut d = Device::of(&k);
         d.stored_sign_count = 1;
-        let gas = chain.verify_gas(&p.sign(&k), c, &d);
+        let gas = chain.verify_gas(&p.sign_abi(&k), c, &d);
         println!("K11Verifier.verifyOrRevert gas ({spec:?}): {gas}");
         // The P-256 verification dominates; the WebAuthn checks around it add a few thousand.
         let limit = if spec == SpecId::OSAKA {

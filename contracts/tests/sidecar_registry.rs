@@ -5,117 +5,21 @@
 
 mod common;
 
-use agentkeys_contracts::bindings::{K11Verifier, P256Verifier, SidecarRegistry};
+use agentkeys_contracts::bindings::{K11Verifier, SidecarRegistry};
 use agentkeys_contracts::{Evm, Receipt, Revert, SpecId};
 use alloy::primitives::{keccak256, Address, Bytes, B256, U256};
-use alloy::sol_types::{SolCall, SolConstructor, SolError, SolEvent, SolValue};
+use alloy::sol_types::{SolCall, SolValue};
+use common::registry::*;
 use common::webauthn::{sha256, Passkey, Signed, UP};
-use common::{init_code, CHAIN_ID};
+use common::CHAIN_ID;
 
 use SidecarRegistry as R;
 
-const SPECS: [SpecId; 2] = [SpecId::OSAKA, SpecId::PRAGUE];
-const CAP_MINT: u8 = 1;
-const RECOVERY: u8 = 2;
-const SCOPE_MGMT: u8 = 4;
-const ALL: u8 = CAP_MINT | RECOVERY | SCOPE_MGMT;
 const TIER_MASTER: u8 = 1;
 const TIER_AGENT: u8 = 2;
 
-fn deployer() -> Address {
-    Address::repeat_byte(0xd0)
-}
-
-fn outsider() -> Address {
-    Address::repeat_byte(0x99)
-}
-
-fn device_hash(address: Address) -> B256 {
-    keccak256(address)
-}
-
-/// agentkeys_core's derivation, written out: sha256("agentkeys" ‖ "evm" ‖ "0x…" lowercase).
-fn operator_omni(first_master: Address) -> B256 {
-    let hex = format!("{first_master:#x}");
-    assert_eq!(hex, hex.to_lowercase());
-    assert_eq!(hex.len(), 42);
-    B256::from(sha256(format!("agentkeysevm{hex}").as_bytes()))
-}
-
-fn tag(name: &str) -> B256 {
-    keccak256(name.as_bytes())
-}
-
 fn abi(s: Signed) -> R::WebAuthnAssertion {
-    R::WebAuthnAssertion {
-        authenticatorData: s.authenticator_data.into(),
-        clientDataJSON: s.client_data_json.into_bytes().into(),
-        challengeLocation: U256::from(s.challenge_location),
-        typeLocation: U256::from(s.type_location),
-        r: s.r,
-        s: s.s,
-    }
-}
-
-/// A master device: its K10 address, its passkey, its roles.
-struct Master {
-    address: Address,
-    passkey: Passkey,
-    roles: u8,
-}
-
-impl Master {
-    fn new(n: u8, roles: u8) -> Master {
-        Master {
-            // 0xa… makes the address hex contain letters, which must be lowercased.
-            address: Address::repeat_byte(0xa0 | n),
-            passkey: Passkey::new(0x40 + n, "localhost"),
-            roles,
-        }
-    }
-
-    fn hash(&self) -> B256 {
-        device_hash(self.address)
-    }
-
-    /// paramsHash of the two registration operations: abi.encode(device, roles, x, y, rpIdHash).
-    fn registration_params(&self) -> B256 {
-        let (x, y) = self.passkey.public();
-        keccak256(
-            (
-                self.address,
-                // uint8 is ABI-encoded as one 32-byte word, like a uint256 of the same value.
-                U256::from(self.roles),
-                x,
-                y,
-                self.passkey.rp_id_hash(),
-            )
-                .abi_encode_params(),
-        )
-    }
-}
-
-fn expect<E: SolError>(result: Result<Receipt, Revert>) -> E {
-    let err = result.expect_err(&format!("expected {}", E::SIGNATURE));
-    assert_eq!(
-        err.selector(),
-        Some(E::SELECTOR),
-        "expected {}, got {err:?}",
-        E::SIGNATURE
-    );
-    err.decode::<E>().expect("decode error")
-}
-
-fn events<E: SolEvent>(receipt: &Receipt, registry: Address) -> Vec<E> {
-    receipt
-        .logs
-        .iter()
-        .filter(|log| log.topics().first() == Some(&E::SIGNATURE_HASH))
-        .map(|log| {
-            assert_eq!(log.address, registry);
-            E::decode_log_data(&log.data).expect("decode event")
-        })
-        .collect()
+    s.into()
 }
 
 struct Chain {
@@ -126,18 +30,8 @@ struct Chain {
 
 impl Chain {
     fn new(spec: SpecId) -> Chain {
-        let mut evm = Evm::new(CHAIN_ID, spec);
-        let p256 = evm
-            .deploy(deployer(), P256Verifier::BYTECODE.clone())
-            .expect("deploy P256Verifier");
-        let args = K11Verifier::constructorCall { p256_: p256 }.abi_encode();
-        let k11 = evm
-            .deploy(deployer(), init_code(&K11Verifier::BYTECODE, args))
-            .expect("deploy K11Verifier");
-        let args = R::constructorCall { k11_: k11 }.abi_encode();
-        let registry = evm
-            .deploy(deployer(), init_code(&R::BYTECODE, args))
-            .expect("deploy SidecarRegistry");
+        let mut evm = new_chain(spec);
+        let registry = deploy_verifiers_and_registry(&mut evm);
         Chain {
             evm,
             registry,

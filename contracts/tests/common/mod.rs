@@ -2,6 +2,7 @@
 //! call helpers.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod registry;
 pub mod webauthn;
 
 use agentkeys_contracts::bindings::{
@@ -96,14 +97,7 @@ pub fn register_first_master(
         k11X: x,
         k11Y: y,
         rpIdHash: passkey.rp_id_hash(),
-        assertion: SidecarRegistry::WebAuthnAssertion {
-            authenticatorData: s.authenticator_data.into(),
-            clientDataJSON: s.client_data_json.into_bytes().into(),
-            challengeLocation: U256::from(s.challenge_location),
-            typeLocation: U256::from(s.type_location),
-            r: s.r,
-            s: s.s,
-        },
+        assertion: s.into(),
     };
     send(evm, device, registry, call).expect("registerFirstMasterDevice");
     op

@@ -143,3 +143,23 @@ impl Passkey {
         payload.sign(&self.key)
     }
 }
+
+/// Each contract's binding has its own `WebAuthnAssertion` type with the same fields.
+macro_rules! into_binding {
+    ($($binding:ident),*) => {$(
+        impl From<Signed> for agentkeys_contracts::bindings::$binding::WebAuthnAssertion {
+            fn from(s: Signed) -> Self {
+                Self {
+                    authenticatorData: s.authenticator_data.into(),
+                    clientDataJSON: s.client_data_json.into_bytes().into(),
+                    challengeLocation: U256::from(s.challenge_location),
+                    typeLocation: U256::from(s.type_location),
+                    r: s.r,
+                    s: s.s,
+                }
+            }
+        }
+    )*};
+}
+
+into_binding!(K11Verifier, SidecarRegistry, AgentKeysScope);

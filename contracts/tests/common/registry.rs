@@ -1,0 +1,120 @@
+//! Fixtures shared by the tests of the contracts built on SidecarRegistry: identities, master
+//! devices with passkeys, deployment of the verifier chain, and typed error and event checks.
+
+use super::webauthn::{sha256, Passkey};
+use super::{init_code, CHAIN_ID};
+use agentkeys_contracts::bindings::{K11Verifier, P256Verifier, SidecarRegistry};
+use agentkeys_contracts::{Evm, Receipt, Revert, SpecId};
+use alloy::primitives::{keccak256, Address, B256, U256};
+use alloy::sol_types::{SolConstructor, SolError, SolEvent, SolValue};
+
+pub const SPECS: [SpecId; 2] = [SpecId::OSAKA, SpecId::PRAGUE];
+pub const CAP_MINT: u8 = 1;
+pub const RECOVERY: u8 = 2;
+pub const SCOPE_MGMT: u8 = 4;
+pub const ALL: u8 = CAP_MINT | RECOVERY | SCOPE_MGMT;
+
+pub fn deployer() -> Address {
+    Address::repeat_byte(0xd0)
+}
+
+pub fn outsider() -> Address {
+    Address::repeat_byte(0x99)
+}
+
+pub fn device_hash(address: Address) -> B256 {
+    keccak256(address)
+}
+
+/// agentkeys_core's derivation, written out: sha256("agentkeys" ‖ "evm" ‖ "0x…" lowercase).
+pub fn operator_omni(first_master: Address) -> B256 {
+    let hex = format!("{first_master:#x}");
+    assert_eq!(hex, hex.to_lowercase());
+    assert_eq!(hex.len(), 42);
+    B256::from(sha256(format!("agentkeysevm{hex}").as_bytes()))
+}
+
+pub fn tag(name: &str) -> B256 {
+    keccak256(name.as_bytes())
+}
+
+/// A master device: its K10 address, its passkey, its roles.
+pub struct Master {
+    pub address: Address,
+    pub passkey: Passkey,
+    pub roles: u8,
+}
+
+impl Master {
+    pub fn new(n: u8, roles: u8) -> Master {
+        Master {
+            // 0xa… makes the address hex contain letters, which must be lowercased.
+            address: Address::repeat_byte(0xa0 | n),
+            passkey: Passkey::new(0x40 + n, "localhost"),
+            roles,
+        }
+    }
+
+    pub fn hash(&self) -> B256 {
+        device_hash(self.address)
+    }
+
+    /// paramsHash of the two registration operations: abi.encode(device, roles, x, y, rpIdHash).
+    pub fn registration_params(&self) -> B256 {
+        let (x, y) = self.passkey.public();
+        keccak256(
+            (
+                self.address,
+                // uint8 is ABI-encoded as one 32-byte word, like a uint256 of the same value.
+                U256::from(self.roles),
+                x,
+                y,
+                self.passkey.rp_id_hash(),
+            )
+                .abi_encode_params(),
+        )
+    }
+}
+
+/// P256Verifier, K11Verifier and SidecarRegistry deployed by [`deployer`]; the registry.
+pub fn deploy_verifiers_and_registry(evm: &mut Evm) -> Address {
+    let p256 = evm
+        .deploy(deployer(), P256Verifier::BYTECODE.clone())
+        .expect("deploy P256Verifier");
+    let args = K11Verifier::constructorCall { p256_: p256 }.abi_encode();
+    let k11 = evm
+        .deploy(deployer(), init_code(&K11Verifier::BYTECODE, args))
+        .expect("deploy K11Verifier");
+    let args = SidecarRegistry::constructorCall { k11_: k11 }.abi_encode();
+    evm.deploy(deployer(), init_code(&SidecarRegistry::BYTECODE, args))
+        .expect("deploy SidecarRegistry")
+}
+
+pub fn new_chain(spec: SpecId) -> Evm {
+    Evm::new(CHAIN_ID, spec)
+}
+
+/// The custom error `E` the call reverted with (fails the test on any other outcome).
+pub fn expect<E: SolError>(result: Result<Receipt, Revert>) -> E {
+    let err = result.expect_err(&format!("expected {}", E::SIGNATURE));
+    assert_eq!(
+        err.selector(),
+        Some(E::SELECTOR),
+        "expected {}, got {err:?}",
+        E::SIGNATURE
+    );
+    err.decode::<E>().expect("decode error")
+}
+
+/// Every event `E` in the receipt, each checked to come from `emitter`.
+pub fn events<E: SolEvent>(receipt: &Receipt, emitter: Address) -> Vec<E> {
+    receipt
+        .logs
+        .iter()
+        .filter(|log| log.topics().first() == Some(&E::SIGNATURE_HASH))
+        .map(|log| {
+            assert_eq!(log.address, emitter);
+            E::decode_log_data(&log.data).expect("decode event")
+        })
+        .collect()
+}
