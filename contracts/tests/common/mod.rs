@@ -5,9 +5,7 @@
 pub mod registry;
 pub mod webauthn;
 
-use agentkeys_contracts::bindings::{
-    CredentialAudit, K11Verifier, K3EpochCounter, P256Verifier, SidecarRegistry,
-};
+use agentkeys_contracts::bindings::{CredentialAudit, K3EpochCounter, SidecarRegistry};
 use agentkeys_contracts::{Evm, Receipt, Revert, SpecId};
 use alloy::primitives::{keccak256, Address, Bytes, B256, U256};
 use alloy::sol_types::{SolCall, SolConstructor};
@@ -41,25 +39,9 @@ pub fn audit_init_code(owner: Address, registry: Address) -> Bytes {
     init_code(&CredentialAudit::BYTECODE, args)
 }
 
-pub fn registry_deployer() -> Address {
-    Address::repeat_byte(0xd1)
-}
-
 /// P256Verifier, K11Verifier and a SidecarRegistry on them; the registry's address.
 pub fn deploy_registry(evm: &mut Evm) -> Address {
-    let p256 = evm
-        .deploy(registry_deployer(), P256Verifier::BYTECODE.clone())
-        .expect("deploy P256Verifier");
-    let args = K11Verifier::constructorCall { p256_: p256 }.abi_encode();
-    let k11 = evm
-        .deploy(registry_deployer(), init_code(&K11Verifier::BYTECODE, args))
-        .expect("deploy K11Verifier");
-    let args = SidecarRegistry::constructorCall { k11_: k11 }.abi_encode();
-    evm.deploy(
-        registry_deployer(),
-        init_code(&SidecarRegistry::BYTECODE, args),
-    )
-    .expect("deploy SidecarRegistry")
+    registry::deploy_verifiers_and_registry(evm)
 }
 
 /// Registers `device` (with `passkey`, every role) as the first master of its own operator;
