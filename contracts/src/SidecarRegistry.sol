@@ -68,6 +68,7 @@ contract SidecarRegistry {
     bytes32 public constant OP_REGISTER_ADDITIONAL_MASTER = keccak256("agentkeys.registerAdditionalMaster.v1");
     bytes32 public constant OP_REVOKE_MASTER = keccak256("agentkeys.revokeMaster.v1");
     bytes32 public constant OP_SET_RECOVERY_THRESHOLD = keccak256("agentkeys.setRecoveryThreshold.v1");
+    bytes32 public constant OP_ATTACH_PASSKEY = keccak256("agentkeys.attachPasskey.v1");
 
     K11Verifier public immutable k11;
 
@@ -93,6 +94,7 @@ contract SidecarRegistry {
     error InvalidActorOmni();
     error ZeroAddress();
     error PasskeyAlreadyRegistered(bytes32 existingDeviceKeyHash);
+    error OperatorHasPasskey(bytes32 operatorOmni);
 
     event OperatorRegistered(bytes32 indexed operatorOmni, address indexed firstMaster);
     event MasterDeviceRegistered(
@@ -115,6 +117,7 @@ contract SidecarRegistry {
     event MasterDeviceRevoked(
         bytes32 indexed operatorOmni, bytes32 indexed deviceKeyHash, bytes32[] approverDeviceKeyHashes
     );
+    event PasskeyAttached(bytes32 indexed operatorOmni, bytes32 indexed deviceKeyHash, uint8 roles);
     event RecoveryThresholdChanged(
         bytes32 indexed operatorOmni, uint256 oldThreshold, uint256 newThreshold, bytes32[] approverDeviceKeyHashes
     );
@@ -159,6 +162,56 @@ contract SidecarRegistry {
         self[0] = hash;
         emit OperatorRegistered(op, msg.sender);
         emit MasterDeviceRegistered(op, hash, msg.sender, roles, self);
+    }
+
+    /// @notice Registers msg.sender as the first master device of its operator without a
+    /// passkey, with CAP_MINT only: the device may use the operator's own secrets, and nothing
+    /// that needs a K11 assertion (further masters, revocations, the threshold, agents' scopes)
+    /// is possible until `attachPasskey`. The operator is derived from msg.sender, so only the
+    /// holder of the device key can claim it; there is nothing to front-run.
+    function registerFirstMasterDeviceWithoutPasskey() external {
+        bytes32 op = operatorOmniOf(msg.sender);
+        Operator storage o = _operators[op];
+        if (o.recoveryThreshold != 0) revert OperatorAlreadyRegistered(op);
+        bytes32 hash = deviceKeyHashOf(msg.sender);
+        if (_devices[hash].tier != Tier.NONE) revert DeviceAlreadyRegistered(hash);
+
+        _store(hash, msg.sender, op, op, Tier.MASTER, CAP_MINT, 0, 0, bytes32(0), 0);
+        o.nonce = 1;
+        o.recoveryThreshold = 1;
+        // No RECOVERY master yet: every quorum fails until a passkey is attached.
+        o.activeRecoveryMasters = 0;
+        bytes32[] memory none = new bytes32[](0);
+        emit OperatorRegistered(op, msg.sender);
+        emit MasterDeviceRegistered(op, hash, msg.sender, CAP_MINT, none);
+    }
+
+    /// @notice Gives a passkey, and with it every role, to the submitting master of an operator
+    /// that has no RECOVERY master (one registered without a passkey). `assertion` is by the new
+    /// passkey (UV required) over the OP_ATTACH_PASSKEY challenge with paramsHash
+    /// keccak256(abi.encode(msg.sender, k11X, k11Y, rpIdHash)).
+    function attachPasskey(uint256 k11X, uint256 k11Y, bytes32 rpIdHash, WebAuthnAssertion calldata assertion)
+        external
+    {
+        bytes32 op = _submitterOperator();
+        Operator storage o = _operators[op];
+        if (o.activeRecoveryMasters != 0) revert OperatorHasPasskey(op);
+        _checkNewPasskey(k11X, k11Y);
+        bytes32 challenge =
+            _challenge(OP_ATTACH_PASSKEY, op, keccak256(abi.encode(msg.sender, k11X, k11Y, rpIdHash)), o.nonce);
+        uint32 signCount = _verifyNew(assertion, challenge, k11X, k11Y, rpIdHash);
+
+        bytes32 hash = deviceKeyHashOf(msg.sender);
+        Device storage d = _devices[hash];
+        d.roles = ALL_ROLES;
+        d.k11X = k11X;
+        d.k11Y = k11Y;
+        d.rpIdHash = rpIdHash;
+        d.lastSignCount = signCount;
+        _passkeyDevices[_passkeyId(k11X, k11Y)] = hash;
+        o.nonce += 1;
+        o.activeRecoveryMasters = 1;
+        emit PasskeyAttached(op, hash, ALL_ROLES);
     }
 
     /// @notice Adds a master device to the submitter's operator, approved by the K11 assertions
@@ -454,8 +507,9 @@ contract SidecarRegistry {
             rpIdHash: rpIdHash
         });
         _operatorDevices[op].push(hash);
-        // Every master carries a passkey (checked unused by _checkNewPasskey); agents none.
-        if (tier == Tier.MASTER) _passkeyDevices[_passkeyId(k11X, k11Y)] = hash;
+        // A master carries a passkey (checked unused by _checkNewPasskey) unless registered
+        // without one; agents never do.
+        if (tier == Tier.MASTER && k11X != 0) _passkeyDevices[_passkeyId(k11X, k11Y)] = hash;
     }
 
     /// "0x" followed by the 40 lowercase hex digits of `a`.

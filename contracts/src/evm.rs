@@ -3,13 +3,18 @@
 //! Shaped like a chain without fees (ARCHITECTURE §8, the `embedded` adapter): gas price and
 //! basefee are zero so senders need no balance, each transaction is its own block, and the
 //! chain id is enforced on every transaction as a real node would.
+//!
+//! An [`Evm`] is serde-serialisable (chain id, spec, block number, clock and the whole revm
+//! `CacheDB`), so a chain can be saved and brought back exactly where it was.
 
-use alloy::primitives::{Address, Bytes, Log, TxKind, U256};
+use alloy::primitives::{Address, Bytes, Log, TxKind, B256, U256};
 use revm::context::result::{ExecutionResult, Output};
 use revm::context::{BlockEnv, CfgEnv, Context, TxEnv};
+use revm::context_interface::transaction::{AccessList, AccessListItem};
 use revm::database::{CacheDB, EmptyDB};
 use revm::database_interface::Database;
 use revm::{ExecuteCommitEvm, ExecuteEvm, Journal, MainBuilder, MainnetEvm};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use revm::primitives::hardfork::SpecId;
 
@@ -17,7 +22,8 @@ type Db = CacheDB<EmptyDB>;
 type Ctx = Context<BlockEnv, TxEnv, CfgEnv, Db, Journal<Db>, ()>;
 
 /// The EIP-7825 per-transaction cap, which Osaka enforces; generous for every contract here.
-const TX_GAS_LIMIT: u64 = 1 << 24;
+/// Calls, dry runs and the harness's own transactions run with this gas limit.
+pub const TX_GAS_LIMIT: u64 = 1 << 24;
 /// A fixed genesis time keeps block timestamps, and so stored anchoring times, reproducible.
 const GENESIS_TIMESTAMP: u64 = 1_700_000_000;
 
@@ -68,8 +74,27 @@ pub struct Receipt {
     pub block_number: u64,
 }
 
+/// A transaction as a node receives it: the sender, nonce and gas limit are the signer's,
+/// not filled in by the harness. Gas price is always zero.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TxRequest {
+    pub from: Address,
+    pub kind: TxKind,
+    pub data: Bytes,
+    /// Must be the sender's next nonce, or the transaction is rejected.
+    pub nonce: u64,
+    /// At most [`TX_GAS_LIMIT`] (EIP-7825) and at least the intrinsic gas.
+    pub gas_limit: u64,
+    /// EIP-2930 access list: addresses and their storage keys.
+    pub access_list: Vec<(Address, Vec<B256>)>,
+}
+
+/// The chain: its state and its clock. The revm machine itself (which is not `Send`) is
+/// built around the state for each call or transaction, so an `Evm` can move between
+/// threads, e.g. behind a mutex.
 pub struct Evm {
-    inner: MainnetEvm<Ctx>,
+    db: Db,
+    spec: SpecId,
     chain_id: u64,
     block_number: u64,
     timestamp: u64,
@@ -77,25 +102,51 @@ pub struct Evm {
 
 impl Evm {
     pub fn new(chain_id: u64, spec: SpecId) -> Self {
-        // new_with_spec also picks that spec's mainnet gas parameters.
-        let mut cfg = CfgEnv::new_with_spec(spec);
-        cfg.chain_id = chain_id;
-        let ctx: Ctx = Ctx::new(CacheDB::new(EmptyDB::new()), spec)
-            .with_cfg(cfg)
-            .with_block(BlockEnv {
-                timestamp: U256::from(GENESIS_TIMESTAMP),
-                ..BlockEnv::default()
-            });
         Self {
-            inner: ctx.build_mainnet(),
+            db: CacheDB::new(EmptyDB::new()),
+            spec,
             chain_id,
             block_number: 0,
             timestamp: GENESIS_TIMESTAMP,
         }
     }
 
+    /// Builds the machine over the state, pointed at block `number`, runs `f` and takes the
+    /// state back.
+    fn with_machine<T>(&mut self, number: u64, f: impl FnOnce(&mut MainnetEvm<Ctx>) -> T) -> T {
+        // new_with_spec also picks that spec's mainnet gas parameters.
+        let mut cfg = CfgEnv::new_with_spec(self.spec);
+        cfg.chain_id = self.chain_id;
+        let db = std::mem::replace(&mut self.db, CacheDB::new(EmptyDB::new()));
+        let ctx: Ctx = Ctx::new(db, self.spec).with_cfg(cfg).with_block(BlockEnv {
+            number: U256::from(number),
+            timestamp: U256::from(self.timestamp),
+            ..BlockEnv::default()
+        });
+        let mut machine = ctx.build_mainnet();
+        let out = f(&mut machine);
+        self.db = std::mem::replace(
+            &mut machine.ctx.journaled_state.database,
+            CacheDB::new(EmptyDB::new()),
+        );
+        out
+    }
+
     pub fn chain_id(&self) -> u64 {
         self.chain_id
+    }
+
+    pub fn spec(&self) -> SpecId {
+        self.spec
+    }
+
+    /// The nonce of `address`: the nonce its next transaction must carry.
+    pub fn nonce(&mut self, address: Address) -> Result<u64, Revert> {
+        Ok(self
+            .db
+            .basic(address)
+            .map_err(|e| Revert::Rejected(e.to_string()))?
+            .map_or(0, |account| account.nonce))
     }
 
     /// The number of the last block, i.e. of the last committed transaction.
@@ -115,7 +166,7 @@ impl Evm {
 
     /// The runtime code at `address` (empty for an account without code).
     pub fn code(&mut self, address: Address) -> Result<Bytes, Revert> {
-        let db = &mut self.inner.ctx.journaled_state.database;
+        let db = &mut self.db;
         let Some(info) = db
             .basic(address)
             .map_err(|e| Revert::Rejected(e.to_string()))?
@@ -147,13 +198,53 @@ impl Evm {
     /// Runs a call against the current state and discards every change: a `view` read, or a
     /// dry run of a transaction.
     pub fn call(&mut self, from: Address, to: Address, data: Bytes) -> Result<Bytes, Revert> {
-        let tx = self.tx(from, TxKind::Call(to), data, self.block_number + 1)?;
+        Ok(self.simulate(from, to, data)?.output)
+    }
+
+    /// Like [`Evm::call`], with the whole receipt: the gas a transaction would use (with
+    /// [`TX_GAS_LIMIT`] available) and the logs it would emit. Nothing is committed; the
+    /// receipt's block number is the block the transaction would be in.
+    pub fn simulate(&mut self, from: Address, to: Address, data: Bytes) -> Result<Receipt, Revert> {
+        let number = self.block_number + 1;
+        let tx = self.tx(from, TxKind::Call(to), data)?;
         let result = self
-            .inner
-            .transact(tx)
+            .with_machine(number, |machine| machine.transact(tx))
             .map_err(|e| Revert::Rejected(e.to_string()))?
             .result;
-        Ok(outcome(result, self.block_number + 1)?.output)
+        outcome(result, number)
+    }
+
+    /// Runs a transaction exactly as signed (sender, nonce, gas limit, access list) in a
+    /// block of its own and commits it.
+    ///
+    /// [`Revert::Rejected`] means the transaction never ran and nothing changed (wrong
+    /// nonce, gas limit under the intrinsic gas or over the cap, a sender with code). A
+    /// [`Revert::Reverted`] or [`Revert::Halted`] transaction was mined all the same: the
+    /// block advanced and the sender's nonce is spent.
+    pub fn execute(&mut self, request: TxRequest) -> Result<Receipt, Revert> {
+        let number = self.block_number + 1;
+        let access_list = AccessList(
+            request
+                .access_list
+                .into_iter()
+                .map(|(address, storage_keys)| AccessListItem {
+                    address,
+                    storage_keys,
+                })
+                .collect(),
+        );
+        let tx = TxEnv::builder()
+            .caller(request.from)
+            .kind(request.kind)
+            .data(request.data)
+            .nonce(request.nonce)
+            .chain_id(Some(self.chain_id))
+            .gas_limit(request.gas_limit)
+            .gas_price(0)
+            .access_list(access_list)
+            .build()
+            .map_err(|e| Revert::Rejected(format!("{e:?}")))?;
+        self.commit_tx(tx, number)
     }
 
     /// Sends a transaction in a block of its own and commits its state changes.
@@ -163,10 +254,13 @@ impl Evm {
 
     fn commit(&mut self, from: Address, kind: TxKind, data: Bytes) -> Result<Receipt, Revert> {
         let number = self.block_number + 1;
-        let tx = self.tx(from, kind, data, number)?;
+        let tx = self.tx(from, kind, data)?;
+        self.commit_tx(tx, number)
+    }
+
+    fn commit_tx(&mut self, tx: TxEnv, number: u64) -> Result<Receipt, Revert> {
         let result = self
-            .inner
-            .transact_commit(tx)
+            .with_machine(number, |machine| machine.transact_commit(tx))
             .map_err(|e| Revert::Rejected(e.to_string()))?;
         // A reverted transaction is still mined (and bumps the nonce), so the block advances
         // whether or not it succeeded.
@@ -174,24 +268,9 @@ impl Evm {
         outcome(result, number)
     }
 
-    /// Builds the transaction and points the EVM at the block it will be in.
-    fn tx(
-        &mut self,
-        from: Address,
-        kind: TxKind,
-        data: Bytes,
-        number: u64,
-    ) -> Result<TxEnv, Revert> {
-        self.inner.ctx.block.number = U256::from(number);
-        self.inner.ctx.block.timestamp = U256::from(self.timestamp);
-        let nonce = self
-            .inner
-            .ctx
-            .journaled_state
-            .database
-            .basic(from)
-            .map_err(|e| Revert::Rejected(e.to_string()))?
-            .map_or(0, |account| account.nonce);
+    /// Builds the harness's own transaction: the sender's next nonce, the full gas cap.
+    fn tx(&mut self, from: Address, kind: TxKind, data: Bytes) -> Result<TxEnv, Revert> {
+        let nonce = self.nonce(from)?;
         TxEnv::builder()
             .caller(from)
             .kind(kind)
@@ -202,6 +281,51 @@ impl Evm {
             .gas_price(0)
             .build()
             .map_err(|e| Revert::Rejected(format!("{e:?}")))
+    }
+}
+
+/// The saved form of an [`Evm`]: everything that is not rebuilt from the spec.
+#[derive(Serialize)]
+struct SavedRef<'a> {
+    chain_id: u64,
+    spec: SpecId,
+    block_number: u64,
+    timestamp: u64,
+    db: &'a Db,
+}
+
+#[derive(Deserialize)]
+struct Saved {
+    chain_id: u64,
+    spec: SpecId,
+    block_number: u64,
+    timestamp: u64,
+    db: Db,
+}
+
+impl Serialize for Evm {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        SavedRef {
+            chain_id: self.chain_id,
+            spec: self.spec(),
+            block_number: self.block_number,
+            timestamp: self.timestamp,
+            db: &self.db,
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Evm {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let saved = Saved::deserialize(deserializer)?;
+        Ok(Self {
+            db: saved.db,
+            spec: saved.spec,
+            chain_id: saved.chain_id,
+            block_number: saved.block_number,
+            timestamp: saved.timestamp,
+        })
     }
 }
 
@@ -229,5 +353,98 @@ fn outcome(result: ExecutionResult, block_number: u64) -> Result<Receipt, Revert
             reason: format!("{reason:?}"),
             gas_used,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::K3EpochCounter;
+    use alloy::sol_types::{SolCall, SolConstructor};
+
+    fn addr(n: u8) -> Address {
+        Address::repeat_byte(n)
+    }
+
+    fn deploy_epoch(evm: &mut Evm) -> Address {
+        let init: Bytes = [
+            K3EpochCounter::BYTECODE.as_ref(),
+            &K3EpochCounter::constructorCall {
+                governance: addr(9),
+            }
+            .abi_encode(),
+        ]
+        .concat()
+        .into();
+        evm.deploy(addr(1), init).unwrap()
+    }
+
+    #[test]
+    fn evm_is_send() {
+        fn send<T: Send + Sync>() {}
+        send::<Evm>();
+    }
+
+    #[test]
+    fn serde_roundtrip_keeps_state() {
+        let mut evm = Evm::new(5, SpecId::OSAKA);
+        evm.set_timestamp(1_800_000_000);
+        let epoch = deploy_epoch(&mut evm);
+        let json = serde_json::to_vec(&evm).unwrap();
+        let mut back: Evm = serde_json::from_slice(&json).unwrap();
+        assert_eq!(back.chain_id(), 5);
+        assert_eq!(back.spec(), SpecId::OSAKA);
+        assert_eq!(back.block_number(), 1);
+        assert_eq!(back.timestamp(), 1_800_000_000);
+        assert_eq!(back.nonce(addr(1)).unwrap(), 1);
+        assert_eq!(back.code(epoch).unwrap(), evm.code(epoch).unwrap());
+        let data: Bytes = K3EpochCounter::currentEpochCall {}.abi_encode().into();
+        assert_eq!(
+            back.call(addr(2), epoch, data.clone()).unwrap(),
+            evm.call(addr(2), epoch, data).unwrap()
+        );
+    }
+
+    #[test]
+    fn execute_checks_nonce_and_spends_it_on_revert() {
+        let mut evm = Evm::new(5, SpecId::OSAKA);
+        let epoch = deploy_epoch(&mut evm);
+        let advance = |n| -> Bytes {
+            K3EpochCounter::advanceEpochCall { newEpoch: n }
+                .abi_encode()
+                .into()
+        };
+        let request = |nonce| TxRequest {
+            from: addr(3),
+            kind: TxKind::Call(epoch),
+            data: advance(2),
+            nonce,
+            gas_limit: 100_000,
+            access_list: vec![(epoch, vec![B256::ZERO])],
+        };
+        // Wrong nonce: never runs, nothing changes.
+        assert!(matches!(evm.execute(request(1)), Err(Revert::Rejected(_))));
+        assert_eq!(evm.block_number(), 1);
+        // Not governance: reverts, but is mined.
+        let err = evm.execute(request(0)).unwrap_err();
+        assert!(matches!(err, Revert::Reverted { gas_used, .. } if gas_used > 21_000));
+        assert_eq!(evm.block_number(), 2);
+        assert_eq!(evm.nonce(addr(3)).unwrap(), 1);
+        // Over the EIP-7825 cap.
+        let mut big = request(1);
+        big.gas_limit = TX_GAS_LIMIT + 1;
+        assert!(matches!(evm.execute(big), Err(Revert::Rejected(_))));
+        // Governance may advance.
+        let ok = evm
+            .execute(TxRequest {
+                from: addr(9),
+                ..request(0)
+            })
+            .unwrap();
+        assert_eq!(ok.block_number, 3);
+        assert_eq!(ok.logs.len(), 1);
+        let sim = evm.simulate(addr(9), epoch, advance(3)).unwrap();
+        assert_eq!(sim.block_number, 4);
+        assert_eq!(evm.block_number(), 3, "simulate commits nothing");
     }
 }

@@ -3,7 +3,9 @@
 //! Merkle tree whose roots `CredentialAudit` anchors.
 
 pub mod bindings;
+#[cfg(feature = "evm")]
 pub mod evm;
 pub mod merkle;
 
+#[cfg(feature = "evm")]
 pub use evm::{Evm, Receipt, Revert, SpecId};

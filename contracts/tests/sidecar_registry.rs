@@ -62,6 +62,18 @@ impl Chain {
         })
     }
 
+    fn threshold(&mut self, op: B256) -> U256 {
+        self.view(R::recoveryThresholdCall { operatorOmni: op })
+    }
+
+    fn recovery_masters(&mut self, op: B256) -> U256 {
+        self.view(R::activeRecoveryMastersCall { operatorOmni: op })
+    }
+
+    fn passkey_owner(&mut self, x: U256, y: U256) -> B256 {
+        self.view(R::passkeyDeviceCall { k11X: x, k11Y: y })
+    }
+
     fn active(&mut self, hash: B256) -> bool {
         self.view(R::isActiveCall {
             deviceKeyHash: hash,
@@ -179,6 +191,38 @@ impl Chain {
         }
     }
 
+    /// `m` registered as the first master of its own operator without a passkey.
+    fn register_without_passkey(&mut self, m: &Master) -> Receipt {
+        self.send(m.address, R::registerFirstMasterDeviceWithoutPasskeyCall {})
+            .expect("registerFirstMasterDeviceWithoutPasskey")
+    }
+
+    /// The OP_ATTACH_PASSKEY challenge for `m` attaching its own passkey to operator `op`:
+    /// paramsHash = keccak256(abi.encode(submitter, k11X, k11Y, rpIdHash)).
+    fn attach_challenge(&mut self, op: B256, m: &Master) -> B256 {
+        let (x, y) = m.passkey.public();
+        let params = keccak256((m.address, x, y, m.passkey.rp_id_hash()).abi_encode_params());
+        self.challenge(tag("agentkeys.attachPasskey.v1"), op, params)
+    }
+
+    /// `m` (submitting) attaches its passkey to operator `op`, asserted by that passkey.
+    fn attach_call(&mut self, op: B256, m: &Master) -> R::attachPasskeyCall {
+        let ch = self.attach_challenge(op, m);
+        let (x, y) = m.passkey.public();
+        R::attachPasskeyCall {
+            k11X: x,
+            k11Y: y,
+            rpIdHash: m.passkey.rp_id_hash(),
+            assertion: abi(m.passkey.assert(ch)),
+        }
+    }
+
+    /// A passkey-less first master `m`; its operator.
+    fn passkey_less_operator(&mut self, m: &Master) -> B256 {
+        self.register_without_passkey(m);
+        operator_omni(m.address)
+    }
+
     /// An operator with `n` masters holding every role, the first one first.
     fn operator(&mut self, n: u8) -> (B256, Vec<Master>) {
         let masters: Vec<Master> = (1..=n).map(|i| Master::new(i, ALL)).collect();
@@ -230,6 +274,8 @@ fn op_tags_are_public_constants() {
     assert_eq!(revoke, tag("agentkeys.revokeMaster.v1"));
     let threshold: B256 = chain.view(R::OP_SET_RECOVERY_THRESHOLDCall {});
     assert_eq!(threshold, tag("agentkeys.setRecoveryThreshold.v1"));
+    let attach: B256 = chain.view(R::OP_ATTACH_PASSKEYCall {});
+    assert_eq!(attach, tag("agentkeys.attachPasskey.v1"));
 }
 
 #[test]
@@ -388,6 +434,443 @@ fn first_master_input_checks() {
         expect::<K11Verifier::WrongType>(chain.send(m.address, call));
 
         chain.register_first(&m);
+    }
+}
+
+#[test]
+fn first_master_without_passkey() {
+    for spec in SPECS {
+        let mut chain = Chain::new(spec);
+        // `m.passkey` is not used: the chain never sees a passkey here.
+        let m = Master::new(1, CAP_MINT);
+        let op = operator_omni(m.address);
+        let receipt = chain.register_without_passkey(&m);
+
+        let registered = events::<R::OperatorRegistered>(&receipt, chain.registry);
+        assert_eq!(registered.len(), 1);
+        assert_eq!(
+            (registered[0].operatorOmni, registered[0].firstMaster),
+            (op, m.address)
+        );
+        let added = events::<R::MasterDeviceRegistered>(&receipt, chain.registry);
+        assert_eq!(added.len(), 1);
+        assert_eq!(
+            (
+                added[0].operatorOmni,
+                added[0].deviceKeyHash,
+                added[0].device,
+                added[0].roles
+            ),
+            (op, m.hash(), m.address, CAP_MINT)
+        );
+        assert!(
+            added[0].approverDeviceKeyHashes.is_empty(),
+            "no passkey approved it"
+        );
+
+        let d = chain.device(m.hash());
+        assert_eq!(d.device, m.address);
+        assert_eq!((d.operatorOmni, d.actorOmni), (op, op));
+        assert_eq!((d.tier, d.roles), (TIER_MASTER, CAP_MINT));
+        assert_eq!(
+            (d.k11X, d.k11Y, d.rpIdHash),
+            (U256::ZERO, U256::ZERO, B256::ZERO)
+        );
+        assert_eq!(d.lastSignCount, 0);
+        assert!(!d.revoked);
+        assert_eq!(d.registeredAt.to::<u64>(), chain.evm.timestamp());
+        assert!(chain.active(m.hash()));
+        assert_eq!(chain.nonce(op), U256::from(1));
+        assert_eq!(chain.threshold(op), U256::from(1));
+        assert_eq!(chain.recovery_masters(op), U256::ZERO);
+        assert_eq!(
+            chain.view(R::getOperatorDevicesCall { operatorOmni: op }),
+            vec![m.hash()]
+        );
+        // No passkey is recorded, not even the zero key.
+        assert_eq!(chain.passkey_owner(U256::ZERO, U256::ZERO), B256::ZERO);
+        let (x, y) = m.passkey.public();
+        assert_eq!(chain.passkey_owner(x, y), B256::ZERO);
+    }
+}
+
+#[test]
+fn second_registration_with_or_without_passkey_refused() {
+    for spec in SPECS {
+        let mut chain = Chain::new(spec);
+        let without = R::registerFirstMasterDeviceWithoutPasskeyCall {};
+
+        // Registered without a passkey, then again either way.
+        let m = Master::new(5, ALL);
+        let op = chain.passkey_less_operator(&m);
+        let err = expect::<R::OperatorAlreadyRegistered>(chain.send(m.address, without.clone()));
+        assert_eq!(err.operatorOmni, op);
+        let call = chain.first_call(&m);
+        let err = expect::<R::OperatorAlreadyRegistered>(chain.send(m.address, call));
+        assert_eq!(err.operatorOmni, op);
+        let d = chain.device(m.hash());
+        assert_eq!(
+            (d.roles, d.k11X, d.k11Y),
+            (CAP_MINT, U256::ZERO, U256::ZERO)
+        );
+        assert_eq!(chain.nonce(op), U256::from(1));
+        assert_eq!(chain.recovery_masters(op), U256::ZERO);
+        let (x, y) = m.passkey.public();
+        assert_eq!(chain.passkey_owner(x, y), B256::ZERO);
+
+        // Registered with a passkey, then again without one.
+        let (op2, masters) = chain.operator(2);
+        let err =
+            expect::<R::OperatorAlreadyRegistered>(chain.send(masters[0].address, without.clone()));
+        assert_eq!(err.operatorOmni, op2);
+        assert_eq!(chain.device(masters[0].hash()).roles, ALL);
+        assert_eq!(chain.nonce(op2), U256::from(2));
+        assert_eq!(chain.recovery_masters(op2), U256::from(2));
+
+        // Devices already registered (an additional master, an agent) name operators of their
+        // own that do not exist yet, but are refused as devices.
+        let err =
+            expect::<R::DeviceAlreadyRegistered>(chain.send(masters[1].address, without.clone()));
+        assert_eq!(err.deviceKeyHash, masters[1].hash());
+        let agent = Address::repeat_byte(0x61);
+        chain
+            .send(
+                m.address,
+                R::registerAgentDeviceCall {
+                    agentAddress: agent,
+                    actorOmni: B256::repeat_byte(0x62),
+                },
+            )
+            .expect("registerAgentDevice");
+        let err = expect::<R::DeviceAlreadyRegistered>(chain.send(agent, without));
+        assert_eq!(err.deviceKeyHash, device_hash(agent));
+        for a in [masters[1].address, agent] {
+            assert_eq!(chain.threshold(operator_omni(a)), U256::ZERO);
+        }
+        assert_eq!(chain.device(device_hash(agent)).tier, TIER_AGENT);
+    }
+}
+
+#[test]
+fn passkey_less_operator_cannot_use_k11() {
+    for spec in SPECS {
+        let mut chain = Chain::new(spec);
+        // `m.passkey` is a passkey the device holds but never attached.
+        let m = Master::new(1, ALL);
+        let op = chain.passkey_less_operator(&m);
+        let new = Master::new(2, ALL);
+
+        // Adding a master: no approval is short of the quorum of 1, and neither the master
+        // (no RECOVERY, no passkey on chain) nor the new device may approve.
+        let call = chain.add_call(op, &new, &[]);
+        let err = expect::<R::NotEnoughApprovals>(chain.send(m.address, call));
+        assert_eq!((err.given, err.required), (U256::ZERO, U256::from(1)));
+        let call = chain.add_call(op, &new, &[&m]);
+        let err = expect::<R::NotRecoveryApprover>(chain.send(m.address, call));
+        assert_eq!(err.deviceKeyHash, m.hash());
+        let call = chain.add_call(op, &new, &[&new]);
+        let err = expect::<R::NotRecoveryApprover>(chain.send(m.address, call));
+        assert_eq!(err.deviceKeyHash, new.hash());
+
+        // The threshold: with no RECOVERY master no value is valid.
+        for t in [1, 0] {
+            let call = chain.threshold_call(op, t, &[&m]);
+            let err = expect::<R::InvalidThreshold>(chain.send(m.address, call));
+            assert_eq!(
+                (err.threshold, err.activeRecoveryMasters),
+                (U256::from(t), U256::ZERO)
+            );
+        }
+
+        // Revoking the master: no approval is short of the quorum, and with its own "approval"
+        // the operator would be left without a RECOVERY master (refused before any assertion).
+        let call = chain.revoke_call(op, m.hash(), &[]);
+        let err = expect::<R::NotEnoughApprovals>(chain.send(m.address, call));
+        assert_eq!((err.given, err.required), (U256::ZERO, U256::from(1)));
+        let call = chain.revoke_call(op, m.hash(), &[&m]);
+        let err = expect::<R::WouldStrandOperator>(chain.send(m.address, call));
+        assert_eq!(
+            (err.remainingRecoveryMasters, err.required),
+            (U256::ZERO, U256::from(1))
+        );
+
+        assert!(!chain.active(new.hash()));
+        assert!(chain.active(m.hash()));
+        assert_eq!(chain.device(m.hash()).roles, CAP_MINT);
+        assert_eq!(chain.nonce(op), U256::from(1));
+        assert_eq!(chain.threshold(op), U256::from(1));
+
+        // Agents need no passkey: registered and revoked by the passkey-less master.
+        let agent = Address::repeat_byte(0x61);
+        let actor = B256::repeat_byte(0x62);
+        let receipt = chain
+            .send(
+                m.address,
+                R::registerAgentDeviceCall {
+                    agentAddress: agent,
+                    actorOmni: actor,
+                },
+            )
+            .expect("registerAgentDevice");
+        let ev = events::<R::AgentDeviceRegistered>(&receipt, chain.registry);
+        assert_eq!(ev.len(), 1);
+        assert_eq!(
+            (
+                ev[0].operatorOmni,
+                ev[0].deviceKeyHash,
+                ev[0].device,
+                ev[0].actorOmni,
+                ev[0].submitterDeviceKeyHash
+            ),
+            (op, device_hash(agent), agent, actor, m.hash())
+        );
+        let d = chain.device(device_hash(agent));
+        assert_eq!(
+            (d.tier, d.roles, d.operatorOmni, d.actorOmni),
+            (TIER_AGENT, CAP_MINT, op, actor)
+        );
+        assert!(chain.active(device_hash(agent)));
+
+        let receipt = chain
+            .send(
+                m.address,
+                R::revokeAgentDeviceCall {
+                    deviceKeyHash: device_hash(agent),
+                },
+            )
+            .expect("revokeAgentDevice");
+        let ev = events::<R::AgentDeviceRevoked>(&receipt, chain.registry);
+        assert_eq!(ev.len(), 1);
+        assert_eq!(
+            (
+                ev[0].operatorOmni,
+                ev[0].deviceKeyHash,
+                ev[0].submitterDeviceKeyHash
+            ),
+            (op, device_hash(agent), m.hash())
+        );
+        assert!(!chain.active(device_hash(agent)));
+        assert_eq!(chain.nonce(op), U256::from(1), "no K11, no nonce");
+        assert_eq!(
+            chain.view(R::getOperatorDevicesCall { operatorOmni: op }),
+            vec![m.hash(), device_hash(agent)]
+        );
+    }
+}
+
+#[test]
+fn attach_passkey() {
+    for spec in SPECS {
+        let mut chain = Chain::new(spec);
+        let m = Master::new(1, ALL);
+        let op = chain.passkey_less_operator(&m);
+        let registered_at = chain.device(m.hash()).registeredAt;
+
+        let call = chain.attach_call(op, &m);
+        let receipt = chain.send(m.address, call.clone()).expect("attachPasskey");
+        let ev = events::<R::PasskeyAttached>(&receipt, chain.registry);
+        assert_eq!(ev.len(), 1);
+        assert_eq!(
+            (ev[0].operatorOmni, ev[0].deviceKeyHash, ev[0].roles),
+            (op, m.hash(), ALL)
+        );
+        assert!(events::<R::MasterDeviceRegistered>(&receipt, chain.registry).is_empty());
+        assert!(events::<R::OperatorRegistered>(&receipt, chain.registry).is_empty());
+
+        let d = chain.device(m.hash());
+        let (x, y) = m.passkey.public();
+        assert_eq!(d.device, m.address);
+        assert_eq!(
+            (d.tier, d.roles, d.operatorOmni, d.actorOmni),
+            (TIER_MASTER, ALL, op, op)
+        );
+        assert_eq!((d.k11X, d.k11Y, d.rpIdHash), (x, y, m.passkey.rp_id_hash()));
+        assert_eq!(d.lastSignCount, 1, "the attached passkey's count stored");
+        assert_eq!(d.registeredAt, registered_at);
+        assert!(!d.revoked);
+        assert!(chain.active(m.hash()));
+        assert_eq!(chain.passkey_owner(x, y), m.hash());
+        assert_eq!(chain.nonce(op), U256::from(2));
+        assert_eq!(chain.recovery_masters(op), U256::from(1));
+        assert_eq!(chain.threshold(op), U256::from(1));
+        assert_eq!(
+            chain.view(R::getOperatorDevicesCall { operatorOmni: op }),
+            vec![m.hash()]
+        );
+
+        // Replayed: the operator has a passkey now.
+        let err = expect::<R::OperatorHasPasskey>(chain.send(m.address, call));
+        assert_eq!(err.operatorOmni, op);
+
+        // The attached passkey approves K11-gated changes: a second master, then threshold 2.
+        let second = Master::new(2, ALL);
+        let call = chain.add_call(op, &second, &[&m]);
+        let receipt = chain
+            .send(m.address, call)
+            .expect("registerAdditionalMasterDevice");
+        let ev = events::<R::MasterDeviceRegistered>(&receipt, chain.registry);
+        assert_eq!(ev[0].approverDeviceKeyHashes, vec![m.hash()]);
+        assert_eq!(chain.device(m.hash()).lastSignCount, 2);
+        assert_eq!(chain.recovery_masters(op), U256::from(2));
+        let call = chain.threshold_call(op, 2, &[&m]);
+        let receipt = chain.send(m.address, call).expect("setRecoveryThreshold");
+        let ev = events::<R::RecoveryThresholdChanged>(&receipt, chain.registry);
+        assert_eq!(
+            (ev[0].oldThreshold, ev[0].newThreshold),
+            (U256::from(1), U256::from(2))
+        );
+        assert_eq!(chain.threshold(op), U256::from(2));
+        assert_eq!(chain.nonce(op), U256::from(4));
+
+        // No further attach, by either master, with a fresh passkey.
+        for submitter in [m.address, second.address] {
+            let fresh = Master {
+                address: submitter,
+                passkey: Passkey::new(0x55, "localhost"),
+                roles: ALL,
+            };
+            let call = chain.attach_call(op, &fresh);
+            let err = expect::<R::OperatorHasPasskey>(chain.send(submitter, call));
+            assert_eq!(err.operatorOmni, op);
+        }
+        assert_eq!(chain.device(second.hash()).k11X, second.passkey.public().0);
+    }
+}
+
+#[test]
+fn attach_passkey_refusals() {
+    for spec in SPECS {
+        let mut chain = Chain::new(spec);
+        let m = Master::new(5, ALL);
+        let op = chain.passkey_less_operator(&m);
+        let agent = Address::repeat_byte(0x61);
+        chain
+            .send(
+                m.address,
+                R::registerAgentDeviceCall {
+                    agentAddress: agent,
+                    actorOmni: B256::repeat_byte(0x62),
+                },
+            )
+            .expect("registerAgentDevice");
+
+        // Submitters that are no active master: an outsider, the operator's agent, and that
+        // agent once revoked.
+        let call = chain.attach_call(op, &m);
+        let err = expect::<R::NotActiveMaster>(chain.send(outsider(), call.clone()));
+        assert_eq!(err.submitter, outsider());
+        let err = expect::<R::NotActiveMaster>(chain.send(agent, call.clone()));
+        assert_eq!(err.submitter, agent);
+        chain
+            .send(
+                m.address,
+                R::revokeAgentDeviceCall {
+                    deviceKeyHash: device_hash(agent),
+                },
+            )
+            .expect("revokeAgentDevice");
+        let err = expect::<R::NotActiveMaster>(chain.send(agent, call));
+        assert_eq!(err.submitter, agent);
+
+        // Zero coordinates.
+        let mut call = chain.attach_call(op, &m);
+        call.k11X = U256::ZERO;
+        expect::<R::InvalidPasskey>(chain.send(m.address, call));
+        let mut call = chain.attach_call(op, &m);
+        call.k11Y = U256::ZERO;
+        expect::<R::InvalidPasskey>(chain.send(m.address, call));
+
+        // The assertion: over another challenge, over another operation's challenge for the
+        // same device and passkey, by another key, without UV, for another RP ID, and a
+        // webauthn.create payload.
+        let ch = chain.attach_challenge(op, &m);
+        let mut call = chain.attach_call(op, &m);
+        call.assertion = abi(m.passkey.assert(B256::repeat_byte(0x5a)));
+        expect::<K11Verifier::ChallengeMismatch>(chain.send(m.address, call.clone()));
+        let first_ch = chain.challenge(
+            tag("agentkeys.registerFirstMaster.v1"),
+            op,
+            m.registration_params(),
+        );
+        call.assertion = abi(m.passkey.assert(first_ch));
+        expect::<K11Verifier::ChallengeMismatch>(chain.send(m.address, call.clone()));
+        call.assertion = abi(Passkey::new(0x77, "localhost").assert(ch));
+        expect::<K11Verifier::BadSignature>(chain.send(m.address, call.clone()));
+        call.assertion = abi(m.passkey.assert_with(ch, |p| p.flags = UP));
+        expect::<K11Verifier::UserNotVerified>(chain.send(m.address, call.clone()));
+        call.assertion = abi(m.passkey.assert_with(ch, |p| p.rp_id = "evil.example"));
+        expect::<K11Verifier::RpIdHashMismatch>(chain.send(m.address, call.clone()));
+        call.assertion = abi(m
+            .passkey
+            .assert_with(ch, |p| p.ceremony = "webauthn.create"));
+        expect::<K11Verifier::WrongType>(chain.send(m.address, call));
+
+        // Another key swapped in under the device's assertion, and the device's transaction
+        // replayed by another passkey-less master, whose operator and address the challenge
+        // does not name.
+        let mut swapped = chain.attach_call(op, &m);
+        let (x, y) = Passkey::new(0x77, "localhost").public();
+        swapped.k11X = x;
+        swapped.k11Y = y;
+        expect::<K11Verifier::ChallengeMismatch>(chain.send(m.address, swapped));
+        let other = Master::new(6, ALL);
+        let other_op = chain.passkey_less_operator(&other);
+        let call = chain.attach_call(op, &m);
+        expect::<K11Verifier::ChallengeMismatch>(chain.send(other.address, call.clone()));
+        assert_eq!(chain.recovery_masters(other_op), U256::ZERO);
+
+        // Replayed on another chain, where the same device is registered without a passkey.
+        let mut elsewhere = Evm::new(CHAIN_ID + 1, spec);
+        let registry = deploy_verifiers_and_registry(&mut elsewhere);
+        let without = R::registerFirstMasterDeviceWithoutPasskeyCall {};
+        elsewhere
+            .transact(m.address, registry, without.abi_encode().into())
+            .expect("registerFirstMasterDeviceWithoutPasskey elsewhere");
+        expect::<K11Verifier::ChallengeMismatch>(elsewhere.transact(
+            m.address,
+            registry,
+            call.abi_encode().into(),
+        ));
+
+        // A passkey already held by a master of another operator, even a revoked one. Every
+        // assertion is valid, so only the uniqueness check can refuse it.
+        let (op2, masters) = chain.operator(2);
+        let call = chain.revoke_call(op2, masters[1].hash(), &[&masters[0]]);
+        chain
+            .send(masters[0].address, call)
+            .expect("revokeMasterDevice");
+        for (seed, holder) in [(0x41, &masters[0]), (0x42, &masters[1])] {
+            let twin = Master {
+                address: m.address,
+                passkey: Passkey::new(seed, "localhost"),
+                roles: ALL,
+            };
+            assert_eq!(twin.passkey.public(), holder.passkey.public());
+            let call = chain.attach_call(op, &twin);
+            let err = expect::<R::PasskeyAlreadyRegistered>(chain.send(m.address, call));
+            assert_eq!(err.existingDeviceKeyHash, holder.hash());
+        }
+
+        // An operator that has a passkey: its active master is refused with
+        // OperatorHasPasskey, its revoked one as no active master.
+        let call = chain.attach_call(op2, &m);
+        let err = expect::<R::OperatorHasPasskey>(chain.send(masters[0].address, call.clone()));
+        assert_eq!(err.operatorOmni, op2);
+        let err = expect::<R::NotActiveMaster>(chain.send(masters[1].address, call));
+        assert_eq!(err.submitter, masters[1].address);
+
+        // Nothing above changed the device or its operator; the genuine attach goes through.
+        let d = chain.device(m.hash());
+        assert_eq!(
+            (d.roles, d.k11X, d.k11Y, d.rpIdHash, d.lastSignCount),
+            (CAP_MINT, U256::ZERO, U256::ZERO, B256::ZERO, 0)
+        );
+        assert_eq!(chain.nonce(op), U256::from(1));
+        assert_eq!(chain.recovery_masters(op), U256::ZERO);
+        let call = chain.attach_call(op, &m);
+        chain.send(m.address, call).expect("attachPasskey");
+        assert_eq!(chain.device(m.hash()).roles, ALL);
+        assert_eq!(chain.recovery_masters(op), U256::from(1));
     }
 }
 
@@ -1030,6 +1513,22 @@ fn gas() {
             &mut chain,
             "registerFirstMasterDevice",
             a.address,
+            call.abi_encode().into(),
+        );
+        let lone = Master::new(5, ALL);
+        row(
+            &mut chain,
+            "registerFirstMasterDeviceWithoutPasskey",
+            lone.address,
+            R::registerFirstMasterDeviceWithoutPasskeyCall {}
+                .abi_encode()
+                .into(),
+        );
+        let call = chain.attach_call(operator_omni(lone.address), &lone);
+        row(
+            &mut chain,
+            "attachPasskey",
+            lone.address,
             call.abi_encode().into(),
         );
         let call = chain.add_call(op, &b, &[&a]);
