@@ -2,7 +2,8 @@
 # Runs the whole AgentKeys test suite on a fresh Linux machine, installing what the tests need:
 # keyutils (the kernel keychain the daemon's key lives in during tests), dbus and gnome-keyring
 # (a real Secret Service for the keychain test that needs one), systemd-analyze (checks the
-# service units) and moto_server (an S3 endpoint for wire-compatibility tests). Tests run inside
+# service units), moto_server (an S3 endpoint for wire-compatibility tests) and a pinned Hardhat
+# node (an EVM JSON-RPC node for the rpc chain adapter tests). Tests run inside
 # a fresh session keyring and a private session bus, so they never touch the user's keychain.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +29,8 @@ fi
 # Contracts: the pinned solc (npm lockfile) must reproduce the committed artifacts exactly.
 command -v npm >/dev/null 2>&1 || { as_root apt-get update -qq; as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; }
 contracts/check-artifacts.sh
+# The rpc chain adapter tests run against a Hardhat node pinned by tests/hardhat/package-lock.json.
+(cd tests/hardhat && npm ci --no-audit --no-fund)
 
 # The end-to-end tests start the real binaries, so build them first.
 cargo build --workspace --bins --locked

@@ -27,7 +27,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Create this device's identity (once) and sign in to the relay.
+    /// Create this device's identity (once), sign in to the relay and register the device on
+    /// chain as its operator's first master.
     Init,
     /// Store a secret. The value is read from stdin when it is piped (one trailing newline is
     /// removed), else prompted for twice without echo.
@@ -79,6 +80,51 @@ pub enum Command {
     Daemon {
         #[command(subcommand)]
         command: DaemonCommand,
+    },
+    /// The chain that holds devices, scopes, the key epoch and audit roots.
+    Chain {
+        #[command(subcommand)]
+        command: ChainCommand,
+    },
+    /// The operator's audit trail: what was released or refused, and proof of it on chain.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// List the operator's audit records, oldest first.
+    Log {
+        /// Only records with a larger id.
+        #[arg(long, value_name = "ID")]
+        after: Option<u64>,
+        /// At most this many records (default 50, at most 1000).
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+        /// Print {"records": [..]} with every field.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check a record against the chain: its hash, its Merkle proof and the anchored root.
+    Verify {
+        /// The record's id (from `agentkeys audit log`).
+        #[arg(value_name = "RECORD_ID")]
+        id: u64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ChainCommand {
+    /// Show the adapter, chain id, block, contract addresses and this device's entry.
+    Status {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 

@@ -11,6 +11,7 @@ mod http1;
 mod input;
 mod output;
 mod run;
+mod spinner;
 mod stack;
 mod units;
 

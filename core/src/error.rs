@@ -109,6 +109,17 @@ error_codes! {
     EpochUnknown => ("epoch_unknown", 400, exit::INTEGRITY, "the object names a key epoch the signer does not hold"),
     RoleDisabled => ("role_disabled", 404, exit::FAILURE, "this relay does not run that role"),
     Internal => ("internal", 500, exit::FAILURE, "internal error"),
+    // Chain
+    ChainUnavailable => ("chain_unavailable", 503, exit::UNAVAILABLE, "the chain cannot be reached"),
+    ChainReverted => ("chain_reverted", 409, exit::REFUSED, "the chain refused the transaction"),
+    TxInvalid => ("tx_invalid", 400, exit::INVALID_INPUT, "the transaction is malformed, unsigned, for another chain or from another device"),
+    DeviceNotRegistered => ("device_not_registered", 403, exit::REFUSED, "this device is not registered on chain for the operator"),
+    DeviceRevoked => ("device_revoked", 403, exit::REFUSED, "this device has been revoked on chain"),
+    DeviceLacksRole => ("device_lacks_role", 403, exit::REFUSED, "this device does not hold the on-chain role CAP_MINT"),
+    ServiceNotInScope => ("service_not_in_scope", 403, exit::REFUSED, "the service is not in the agent's on-chain scope"),
+    RecordNotFound => ("record_not_found", 404, exit::NOT_FOUND, "no audit record of this operator has that id"),
+    AuditNotAnchored => ("audit_not_anchored", 409, exit::UNAVAILABLE, "the record's batch is not anchored on chain yet; retry shortly"),
+    AuditProofInvalid => ("audit_proof_invalid", 502, exit::INTEGRITY, "the audit record does not verify against the chain (its hash, its proof or the on-chain root differ)"),
     // Daemon
     NotInitialized => ("not_initialized", 409, exit::NOT_INITIALIZED, "this device has no identity yet; run `agentkeys init`"),
     AlreadyInitialized => ("already_initialized", 409, exit::INVALID_INPUT, "this device already has an identity"),

@@ -15,6 +15,20 @@ pub const SIGNER_EPOCH: &str = "/v1/signer/epoch";
 pub const AUDIT_APPEND: &str = "/v1/audit/append";
 pub const AUDIT_RECORDS: &str = "/v1/audit/records";
 
+/// The chain, for devices (session required) and for the roles of a split relay.
+pub const CHAIN_STATUS: &str = "/v1/chain/status";
+pub const CHAIN_TX_PARAMS: &str = "/v1/chain/tx-params";
+pub const CHAIN_TX: &str = "/v1/chain/tx";
+pub const CHAIN_DEVICE: &str = "/v1/chain/device/{device_key_hash}";
+pub const CHAIN_SCOPE: &str = "/v1/chain/scope/{operator}/{actor}";
+pub const CHAIN_EPOCH: &str = "/v1/chain/epoch";
+pub const CHAIN_EVENTS: &str = "/v1/chain/events";
+pub const CHAIN_AUDIT_ROOT: &str = "/v1/chain/audit-root/{operator}/{index}";
+
+/// An operator's own audit trail (session required).
+pub const AUDIT_LOG: &str = "/v1/audit/log";
+pub const AUDIT_PROOF: &str = "/v1/audit/proof/{id}";
+
 /// The broker route that mints a capability for (data class, op). The route fixes the class.
 pub fn cap_route(dc: DataClass, op: Op) -> &'static str {
     match (dc, op) {
@@ -66,4 +80,7 @@ pub mod daemon {
     pub const MEMORY_PUT: &str = "/v1/memory/put";
     pub const MEMORY_GET: &str = "/v1/memory/get";
     pub const SHUTDOWN: &str = "/v1/shutdown";
+    pub const CHAIN_STATUS: &str = "/v1/chain/status";
+    pub const AUDIT_LOG: &str = "/v1/audit/log";
+    pub const AUDIT_VERIFY: &str = "/v1/audit/verify";
 }

@@ -213,6 +213,12 @@ pub struct InitResponse {
     pub operator: Omni,
     /// false when the identity already existed and only sign-in happened
     pub created: bool,
+    /// Set when this call registered the device on chain as its operator's first master.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registered: Option<crate::chain::TxReceiptView>,
+    /// The device's on-chain entry after init.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_on_chain: Option<crate::chain::DeviceView>,
 }
 
 /// Answer to `POST /v1/shutdown`: the daemon stops accepting and drains after answering.

@@ -2,8 +2,10 @@
 //! asked, wires vault → signer/audit/broker keys in process or over HTTP, writes the bound
 //! address for local clients, and serves until shutdown.
 
-use crate::audit::AuditLog;
+use crate::audit::{spawn_anchorer, AnchorPolicy, AuditLog};
 use crate::broker::{self, Broker, NonceStore};
+use crate::chain::authz::{Authority, DEFAULT_CACHE_TTL};
+use crate::chain::routes::ChainApi;
 use crate::config::{BootFail, RelayConfig, Role, S3Credentials, StorageMode};
 use crate::health::{self, Dependencies};
 use crate::http::error::{method_not_allowed, route_not_found};
@@ -109,6 +111,9 @@ pub async fn run(config: RelayConfig, shutdown: impl Future<Output = ()>) -> Res
         .clone()
         .unwrap_or_else(|| format!("http://{bound}"));
     let (stop_tx, stop_rx) = watch::channel(false);
+    // Fires when shutdown begins, before the drain, so that long-lived event streams end.
+    let (closing_tx, closing_rx) = watch::channel(false);
+    let chain = crate::chain::connect::connect(&config).await?;
 
     let signer: Option<Arc<dyn DekSigner>> = if config.runs(Role::Signer) {
         let store = K3Store::open(&config.data_dir).map_err(|e| fail("signer", e))?;
@@ -144,6 +149,7 @@ pub async fn run(config: RelayConfig, shutdown: impl Future<Output = ()>) -> Res
             k1: Broker::load_k1(&config.data_dir).map_err(|e| fail("broker", e))?,
             nonces: NonceStore::default(),
             signer,
+            authority: Authority::new(chain.clone(), DEFAULT_CACHE_TTL),
         }))
     } else {
         None
@@ -151,6 +157,7 @@ pub async fn run(config: RelayConfig, shutdown: impl Future<Output = ()>) -> Res
 
     let mut deps = Dependencies {
         signer: signer.clone(),
+        chain: Some(chain.clone()),
         ..Default::default()
     };
     let mut app = Router::new();
@@ -210,6 +217,7 @@ pub async fn run(config: RelayConfig, shutdown: impl Future<Output = ()>) -> Res
             audit,
             replay: ReplayCache::default(),
             verified: VerifiedCaps::default(),
+            authority: Authority::new(chain.clone(), DEFAULT_CACHE_TTL),
         };
         app = app.merge(vault::router(Arc::new(v)));
     } else if let Some(log) = &audit_log {
@@ -217,6 +225,8 @@ pub async fn run(config: RelayConfig, shutdown: impl Future<Output = ()>) -> Res
     }
     if let Some(b) = &broker {
         app = app.merge(broker::router(b.clone()));
+        let api = ChainApi::new(chain.clone(), b.clone(), closing_rx.clone());
+        app = app.merge(crate::chain::routes::router(Arc::new(api)));
     }
     // The signer and audit APIs exist only between split roles; in one process the KEK path
     // never touches the network.
@@ -236,6 +246,40 @@ pub async fn run(config: RelayConfig, shutdown: impl Future<Output = ()>) -> Res
             app = app.merge(crate::audit::routes::router(log.clone(), auth));
         }
     }
+    // Audit anchoring and the operator's own audit trail live with the audit log.
+    let mut anchorer = None;
+    if let Some(log) = &audit_log {
+        let policy = AnchorPolicy {
+            every_records: config.chain.anchor_every_records,
+            every_secs: config.chain.anchor_every_secs,
+        };
+        anchorer = Some(spawn_anchorer(
+            log.clone(),
+            chain.clone(),
+            policy,
+            stop_rx.clone(),
+        ));
+        let session_keys: Option<(Arc<dyn KeySource>, String)> = match (&broker, &config.broker_url)
+        {
+            (Some(b), _) => Some((Arc::new(LocalKeys(b.jwks())), b.issuer.clone())),
+            (None, Some(url)) => Some((
+                Arc::new(RemoteKeys::new(client("broker_url", url)?)),
+                url.clone(),
+            )),
+            (None, None) => {
+                tracing::warn!("no broker here and no broker_url: the operators' audit trail endpoints are off");
+                None
+            }
+        };
+        if let Some((keys, issuer)) = session_keys {
+            app = app.merge(crate::audit::operator_routes::router(
+                log.clone(),
+                keys,
+                issuer,
+                Some(policy.into()),
+            ));
+        }
+    }
     let app = with_request_timeout(
         app.merge(health::router(deps))
             .fallback(route_not_found)
@@ -248,8 +292,15 @@ pub async fn run(config: RelayConfig, shutdown: impl Future<Output = ()>) -> Res
     )
     .map_err(|e| fail("data_dir", e))?;
     tracing::info!(address = %bound, roles = ?config.roles, storage = ?config.storage.mode, "relay listening");
+    let shutdown = async move {
+        shutdown.await;
+        let _ = closing_tx.send(true);
+    };
     serve(listener, app, shutdown).await;
     let _ = stop_tx.send(true);
+    if let Some(a) = anchorer {
+        a.join().await;
+    }
     if let Some(log) = audit_log {
         log.close().await;
     }

@@ -1,5 +1,6 @@
 //! `/healthz` (the process answers) and `/readyz` (each dependency, and why one is not ready).
 
+use crate::chain::ChainAdapter;
 use crate::http::json_ok;
 use crate::signer::DekSigner;
 use crate::storage::ObjectStore;
@@ -12,12 +13,17 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use std::sync::Arc;
+use std::time::Duration;
+
+/// `/readyz` must answer promptly even when a node hangs.
+const CHAIN_PROBE: Duration = Duration::from_secs(3);
 
 #[derive(Clone, Default)]
 pub struct Dependencies {
     pub storage: Option<ObjectStore>,
     pub signer: Option<Arc<dyn DekSigner>>,
     pub audit: Option<Arc<dyn AuditSink>>,
+    pub chain: Option<Arc<dyn ChainAdapter>>,
 }
 
 pub fn router(deps: Dependencies) -> Router {
@@ -48,6 +54,14 @@ async fn readyz(State(d): State<Dependencies>) -> Response {
     }
     if let Some(a) = &d.audit {
         checks.push(check("audit", a.not_ready_reason().await));
+    }
+    if let Some(c) = &d.chain {
+        let reason = match tokio::time::timeout(CHAIN_PROBE, c.block_number()).await {
+            Ok(Ok(_)) => None,
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(_) => Some(format!("no answer within {} s", CHAIN_PROBE.as_secs())),
+        };
+        checks.push(check("chain", reason));
     }
     let ready = checks.iter().all(|c| c.ok);
     let status = if ready {

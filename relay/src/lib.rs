@@ -4,6 +4,7 @@
 pub mod app;
 pub mod audit;
 pub mod broker;
+pub mod chain;
 pub mod config;
 pub mod health;
 pub mod http;

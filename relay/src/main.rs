@@ -1,6 +1,6 @@
 //! `agentkeys-relay serve`: runs the configured roles until SIGTERM or SIGINT.
 
-use agentkeys_relay::{app, config};
+use agentkeys_relay::{app, chain, config};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,6 +35,53 @@ enum Command {
     },
     /// List the environment variables the relay reads.
     Env,
+    /// Chain administration for the `rpc` adapter.
+    Chain {
+        #[command(subcommand)]
+        command: ChainCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ChainCommand {
+    /// Deploy the AgentKeys contracts to an EVM JSON-RPC node from a funded key, and print the
+    /// configuration lines for their addresses.
+    Deploy {
+        /// JSON-RPC URL of the node.
+        #[arg(long)]
+        rpc_url: String,
+        /// The chain id the node must serve.
+        #[arg(long)]
+        chain_id: u64,
+        /// The relay's funded submitter key (0600): it deploys, governs the epoch counter and
+        /// owns the audit contract.
+        #[arg(long)]
+        submitter_key_file: PathBuf,
+    },
+}
+
+/// `chain deploy`: the TOML lines for the deployed addresses on stdout.
+fn chain_deploy(rpc_url: &str, chain_id: u64, key_file: &std::path::Path) -> ExitCode {
+    let result = (|| {
+        let key = chain::submitter::load(key_file, false)?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("runtime: {e}"))?;
+        runtime.block_on(chain::rpc::deploy(rpc_url, chain_id, &key))
+    })();
+    match result {
+        Ok(contracts) => {
+            for (name, address) in chain::rpc::contract_names(&contracts) {
+                println!("{name} = \"{address}\"");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("chain deploy failed: {}", e.replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
 }
 
 async fn shutdown_signal() {
@@ -64,11 +111,19 @@ fn main() -> ExitCode {
         .init();
     match cli.command {
         Command::Env => {
-            for (name, what) in config::ENV_VARS {
+            for (name, what) in config::ENV_VARS.iter().chain(config::CHAIN_ENV_VARS) {
                 println!("{name:32} {what}");
             }
             ExitCode::SUCCESS
         }
+        Command::Chain {
+            command:
+                ChainCommand::Deploy {
+                    rpc_url,
+                    chain_id,
+                    submitter_key_file,
+                },
+        } => chain_deploy(&rpc_url, chain_id, &submitter_key_file),
         Command::Serve {
             config: file,
             listen,

@@ -1,15 +1,21 @@
 //! A client that plays the daemon against a real relay: SIWE sign-in, capability minting,
 //! vault calls with proofs of possession, with hooks to forge any part for negative tests.
 
+use agentkeys_contracts::bindings::SidecarRegistry;
 use agentkeys_core::cap::peek_claims;
+use agentkeys_core::chain::{
+    ChainStatus, DeviceView, SubmitTxRequest, TxParams, TxParamsRequest, TxReceiptView,
+};
 use agentkeys_core::device_key::DeviceKey;
-use agentkeys_core::identity::Omni;
+use agentkeys_core::identity::{Address, Omni};
 use agentkeys_core::names::{DataClass, Op};
 use agentkeys_core::pop;
 use agentkeys_core::routes;
 use agentkeys_core::siwe_msg::{self, SiweChallenge};
 use agentkeys_core::time_util::now_secs;
 use agentkeys_core::wire::{CapRequest, NameRequest, PutRequest, SecretValue, SessionResponse};
+use agentkeys_daemon::relay_client::chain_tx::sign_call;
+use alloy::sol_types::SolCall;
 use serde_json::Value;
 
 pub struct RelayClient {
@@ -96,7 +102,86 @@ impl RelayClient {
         self.post_raw(routes::SIWE_VERIFY, &[], body).await
     }
 
+    /// Signs in, first registering the device on chain as its operator's first master if it
+    /// is not registered yet (what `agentkeys init` does), so capabilities can be minted.
     pub async fn sign_in(&mut self) -> SessionResponse {
+        let s = self.sign_in_only().await;
+        if self.registered_device().await.is_none() {
+            let receipt = self.register_first_master().await;
+            assert!(receipt.success, "registration reverted: {receipt:?}");
+            return self.sign_in_only().await;
+        }
+        s
+    }
+
+    /// The device's on-chain entry, `None` when not registered.
+    pub async fn registered_device(&self) -> Option<DeviceView> {
+        let url = format!(
+            "{}/v1/chain/device/0x{}",
+            self.url,
+            hex::encode(self.key.address().device_key_hash())
+        );
+        let resp = self.http.get(url).send().await.expect("chain device");
+        match resp.status().as_u16() {
+            200 => Some(resp.json().await.expect("device view")),
+            403 => None,
+            other => panic!("GET chain device: HTTP {other}"),
+        }
+    }
+
+    /// Sends `input` to `to` as a transaction signed by this device (session required).
+    pub async fn send_call(&self, to: &Address, input: Vec<u8>) -> (u16, Value) {
+        let session = self.session.clone().expect("signed in");
+        let auth = [("authorization", format!("Bearer {session}"))];
+        let req = TxParamsRequest {
+            to: *to,
+            data: format!("0x{}", hex::encode(&input)),
+        };
+        let (status, v) = self
+            .post_raw(
+                routes::CHAIN_TX_PARAMS,
+                &auth,
+                serde_json::to_vec(&req).expect("json"),
+            )
+            .await;
+        if status != 200 {
+            return (status, v);
+        }
+        let params: TxParams = serde_json::from_value(v).expect("tx params");
+        let raw = sign_call(&self.key, &params, to, input).expect("sign");
+        let body = serde_json::to_vec(&SubmitTxRequest {
+            raw: format!("0x{}", hex::encode(raw)),
+        })
+        .expect("json");
+        self.post_raw(routes::CHAIN_TX, &auth, body).await
+    }
+
+    pub async fn chain_status(&self) -> ChainStatus {
+        let resp = self
+            .http
+            .get(format!("{}{}", self.url, routes::CHAIN_STATUS))
+            .send()
+            .await
+            .expect("chain status");
+        assert_eq!(resp.status().as_u16(), 200);
+        resp.json().await.expect("chain status json")
+    }
+
+    /// `registerFirstMasterDeviceWithoutPasskey()` from this device.
+    pub async fn register_first_master(&self) -> TxReceiptView {
+        let registry = self.chain_status().await.contracts.registry;
+        let (status, v) = self
+            .send_call(
+                &registry,
+                SidecarRegistry::registerFirstMasterDeviceWithoutPasskeyCall {}.abi_encode(),
+            )
+            .await;
+        assert_eq!(status, 200, "{v}");
+        serde_json::from_value(v).expect("receipt")
+    }
+
+    /// SIWE sign-in alone.
+    pub async fn sign_in_only(&mut self) -> SessionResponse {
         let c = self.challenge().await;
         let msg = siwe_msg::build_message(&c, &self.key.address()).expect("message");
         let sig = format!("0x{}", hex::encode(self.key.sign_personal(msg.as_bytes())));

@@ -44,6 +44,22 @@ fn store_read_run_and_refusals() {
 
     let init = s.ok(&["init"], None);
     assert!(init.contains("0x"), "init shows the device address: {init}");
+    assert!(
+        init.contains("registered on chain as the first master in block"),
+        "init registers the device on chain: {init}"
+    );
+    let chain: serde_json::Value =
+        serde_json::from_str(&s.ok(&["chain", "status", "--json"], None)).unwrap();
+    assert_eq!(chain["chain"]["adapter"], "embedded", "{chain}");
+    assert_eq!(chain["chain"]["chain_id"], 31337, "{chain}");
+    assert_eq!(chain["device"]["roles"], 1, "{chain}");
+    assert_eq!(chain["device"]["revoked"], false, "{chain}");
+    let text = s.ok(&["chain", "status"], None);
+    assert!(text.contains("adapter:        embedded"), "{text}");
+    // A second init keeps the identity and does not register again.
+    let again = s.ok(&["init"], None);
+    assert!(again.contains("already exists"), "{again}");
+    assert!(!again.contains("registered on chain"), "{again}");
 
     s.ok(&["store", "openrouter"], Some(b"sk-test"));
     assert_eq!(s.ok(&["read", "openrouter"], None), "sk-test\n");

@@ -2,6 +2,7 @@
 //! shutdown, and the roles run as separate processes.
 
 use agentkeys_core::names::DataClass;
+use agentkeys_tests::hardhat::{self, HardhatNode};
 use agentkeys_tests::relay::RelayProc;
 use agentkeys_tests::relay_client::RelayClient;
 use std::os::unix::fs::PermissionsExt;
@@ -70,6 +71,14 @@ async fn readyz_names_the_dependency_that_is_down_and_sigterm_drains() {
         storage["reason"].as_str().unwrap().contains("unreachable"),
         "{v}"
     );
+    let chain = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "chain")
+        .unwrap()
+        .clone();
+    assert_eq!(chain["ok"], true, "the embedded chain is up: {v}");
     let health = reqwest::get(format!("{}/healthz", relay.url))
         .await
         .unwrap();
@@ -100,29 +109,61 @@ async fn roles_in_separate_processes() {
     std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
     let token = token.to_str().unwrap().to_string();
 
-    let signer_audit = RelayProc::start(
-        &dir.path().join("signer"),
-        &[
-            ("AGENTKEYS_ROLES", "signer,audit"),
-            ("AGENTKEYS_INTERNAL_TOKEN_FILE", &token),
-        ],
-    );
-    let broker = RelayProc::start(
-        &dir.path().join("broker"),
+    // Roles apart share one chain: a Hardhat node. Each process has its own funded account;
+    // the audit process's is the deployer, which `CredentialAudit` authorises as audit relay.
+    let node = HardhatNode::start();
+    let key_file = |name: &str, key: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, key).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let audit_key = key_file("audit.key", hardhat::ACCOUNT0_KEY);
+    let broker_key = key_file("broker.key", hardhat::ACCOUNT1_KEY);
+    let vault_key = key_file("vault.key", hardhat::ACCOUNT2_KEY);
+    let deployer: alloy::signers::local::PrivateKeySigner = hardhat::ACCOUNT0_KEY.parse().unwrap();
+    let contracts = agentkeys_relay::chain::rpc::deploy(node.url(), node.chain_id(), &deployer)
+        .await
+        .unwrap();
+    let addresses: Vec<(String, String)> = agentkeys_relay::chain::rpc::contract_names(&contracts)
+        .iter()
+        .map(|(name, a)| (format!("AGENTKEYS_{}", name.to_uppercase()), a.to_string()))
+        .collect();
+    let chain_env = |key: &str| {
+        let mut env: Vec<(String, String)> = vec![
+            ("AGENTKEYS_CHAIN".into(), "rpc".into()),
+            ("AGENTKEYS_CHAIN_RPC_URL".into(), node.url().to_string()),
+            ("AGENTKEYS_CHAIN_SUBMITTER_KEY_FILE".into(), key.to_string()),
+            ("AGENTKEYS_CHAIN_POLL_MS".into(), "100".into()),
+            ("AGENTKEYS_INTERNAL_TOKEN_FILE".into(), token.clone()),
+        ];
+        env.extend(addresses.iter().cloned());
+        env
+    };
+    let start = |name: &str, key: &str, extra: &[(&str, &str)]| {
+        let mut env = chain_env(key);
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        RelayProc::start(&dir.path().join(name), &refs)
+    };
+
+    let signer_audit = start("signer", &audit_key, &[("AGENTKEYS_ROLES", "signer,audit")]);
+    let broker = start(
+        "broker",
+        &broker_key,
         &[
             ("AGENTKEYS_ROLES", "broker"),
             ("AGENTKEYS_SIGNER_URL", &signer_audit.url),
-            ("AGENTKEYS_INTERNAL_TOKEN_FILE", &token),
         ],
     );
-    let vault = RelayProc::start(
-        &dir.path().join("vault"),
+    let vault = start(
+        "vault",
+        &vault_key,
         &[
             ("AGENTKEYS_ROLES", "vault"),
             ("AGENTKEYS_BROKER_URL", &broker.url),
             ("AGENTKEYS_SIGNER_URL", &signer_audit.url),
             ("AGENTKEYS_AUDIT_URL", &signer_audit.url),
-            ("AGENTKEYS_INTERNAL_TOKEN_FILE", &token),
         ],
     );
 
@@ -186,4 +227,21 @@ async fn roles_in_separate_processes() {
     assert_eq!(resp.status().as_u16(), 401);
     let v: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(v["error"]["code"], "signer_unauthorized");
+
+    // The node goes away: /readyz names the chain and why, promptly.
+    drop(node);
+    let resp = reqwest::get(format!("{}/readyz", broker.url))
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 503);
+    let v: serde_json::Value = resp.json().await.unwrap();
+    let chain = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "chain")
+        .unwrap()
+        .clone();
+    assert_eq!(chain["ok"], false, "{v}");
+    assert!(!chain["reason"].as_str().unwrap().is_empty(), "{v}");
 }

@@ -1,6 +1,8 @@
 //! One module per command group; `dispatch` maps the parsed command line onto them. Each
 //! command returns the process exit code.
 
+mod audit;
+mod chain;
 mod daemon;
 mod init;
 mod lifecycle;
@@ -10,7 +12,7 @@ mod secrets;
 mod status;
 mod values;
 
-use crate::args::{Command, DaemonCommand, MemoryCommand};
+use crate::args::{AuditCommand, ChainCommand, Command, DaemonCommand, MemoryCommand};
 use crate::error::CliError;
 
 pub async fn dispatch(command: Command) -> Result<i32, CliError> {
@@ -34,6 +36,13 @@ pub async fn dispatch(command: Command) -> Result<i32, CliError> {
         },
         Command::Daemon { command } => match command {
             DaemonCommand::Install { no_load, print } => daemon::install(no_load, print),
+        },
+        Command::Chain { command } => match command {
+            ChainCommand::Status { json } => chain::status(json).await,
+        },
+        Command::Audit { command } => match command {
+            AuditCommand::Log { after, limit, json } => audit::log(after, limit, json).await,
+            AuditCommand::Verify { id, json } => audit::verify(id, json).await,
         },
     }
 }

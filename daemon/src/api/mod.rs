@@ -1,6 +1,8 @@
 //! The socket API (`routes::daemon`): an axum router whose every answer, success or failure,
 //! is one of the core wire types.
 
+mod audit;
+mod chain;
 mod error;
 mod init;
 mod json;
@@ -32,6 +34,9 @@ pub fn router(state: SharedState) -> Router {
         .route(paths::SECRET_RM, post(secrets::remove))
         .route(paths::MEMORY_PUT, post(secrets::memory_put))
         .route(paths::MEMORY_GET, post(secrets::memory_get))
+        .route(paths::CHAIN_STATUS, get(chain::status))
+        .route(paths::AUDIT_LOG, get(audit::log))
+        .route(paths::AUDIT_VERIFY, post(audit::verify))
         .fallback(error::route_not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(middleware::from_fn(log_request))

@@ -73,10 +73,23 @@ impl Http {
         path: &str,
         timeout: Duration,
     ) -> Result<Zeroizing<Vec<u8>>, ApiError> {
-        let req = self
+        self.get_with(path, None, timeout).await
+    }
+
+    /// GETs `path` (which may carry a query) with an optional bearer token.
+    pub(crate) async fn get_with(
+        &self,
+        path: &str,
+        bearer: Option<&str>,
+        timeout: Duration,
+    ) -> Result<Zeroizing<Vec<u8>>, ApiError> {
+        let mut req = self
             .client
             .get(format!("{}{path}", self.base))
             .timeout(timeout);
+        if let Some(token) = bearer {
+            req = req.bearer_auth(token);
+        }
         self.send(path, req).await
     }
 

@@ -1,7 +1,9 @@
 //! The daemon's client of the relay: sign-in (SIWE with K10), capability minting and vault
 //! calls with a proof of possession, with the session and capabilities cached.
 
+mod calls;
 mod caps;
+pub mod chain_tx;
 mod http;
 mod session;
 

@@ -12,14 +12,26 @@
 //!
 //! Only hashes of capability identifiers are stored (`cap_jti_hash` must be 64 lowercase hex
 //! characters); the log never holds a secret or a raw token.
+//!
+//! [`anchor`] gathers each operator's records into Merkle batches and anchors their roots in
+//! `CredentialAudit`; [`operator_routes`] lets an operator's devices read their records and
+//! the proof of each against the chain.
 
+pub mod anchor;
+pub mod batches;
 pub mod chain;
+pub mod operator_routes;
+mod proof;
 mod query;
 mod record;
 pub mod routes;
 mod store;
 mod writer;
 
+#[cfg(test)]
+mod anchor_tests;
+#[cfg(test)]
+mod route_tests;
 #[cfg(test)]
 mod tests;
 
@@ -29,8 +41,10 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
+pub use anchor::{spawn_anchorer, AnchorError, AnchorPolicy, AnchorReport, Anchorer};
+pub use proof::{AnchorProof, RecordProof};
 pub use query::MAX_LIST_LIMIT;
 pub use record::MAX_FIELD_BYTES;
 
@@ -221,6 +235,73 @@ impl AuditLog {
 
     pub fn stats(&self) -> AuditStats {
         self.inner.shared.stats()
+    }
+
+    /// The id of the newest committed record, updated after every commit.
+    pub fn subscribe_head(&self) -> watch::Receiver<u64> {
+        self.inner.shared.subscribe_head()
+    }
+
+    /// The session operator's records with `id > after_id`, oldest first, at most `limit`
+    /// (capped at [`MAX_LIST_LIMIT`]).
+    pub fn operator_records(
+        &self,
+        operator: &str,
+        after_id: u64,
+        limit: usize,
+    ) -> Result<Vec<AuditRecord>, AuditError> {
+        let conn = self.reader();
+        Ok(batches::operator_records(
+            &conn,
+            operator,
+            after_id,
+            limit.min(MAX_LIST_LIMIT),
+        )?)
+    }
+
+    fn reader(&self) -> std::sync::MutexGuard<'_, rusqlite::Connection> {
+        self.inner
+            .reader
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Another read-only connection to the log, for a reader that should not queue behind
+    /// request handlers (the anchorer).
+    pub(crate) fn open_reader(&self) -> Result<rusqlite::Connection, AuditError> {
+        store::open_reader(&self.inner.path, self.inner.options.busy_timeout)
+    }
+
+    /// Runs `job` in the writer's next transaction (under a savepoint), so bookkeeping beside
+    /// the records shares their group commit instead of competing for the write lock.
+    /// Returns once that transaction is durable. A job that fails rolls back alone.
+    pub(crate) async fn exec<T: Send + 'static>(
+        &self,
+        timeout: Duration,
+        job: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, AuditError> {
+        let (reply, reply_rx) = oneshot::channel();
+        let job: writer::Job =
+            Box::new(move |conn| job(conn).map(|out| Box::new(out) as writer::JobOutput));
+        let round_trip = async {
+            self.inner
+                .tx
+                .send(writer::Command::Exec { job, reply })
+                .await
+                .map_err(|_| writer::stopped())?;
+            reply_rx.await.map_err(|_| writer::stopped())?
+        };
+        let out = tokio::time::timeout(timeout, round_trip)
+            .await
+            .map_err(|_| {
+                AuditError::Unavailable(format!(
+                    "audit writer did not answer within {} ms",
+                    timeout.as_millis()
+                ))
+            })??;
+        out.downcast::<T>()
+            .map(|b| *b)
+            .map_err(|_| AuditError::Storage("audit job returned another type".into()))
     }
 
     /// Flushes queued records and stops the writer. Other clones of this handle get

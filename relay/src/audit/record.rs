@@ -34,6 +34,12 @@ pub(super) fn validate(event: &AuditEvent) -> Result<(), AuditError> {
             )));
         }
     }
+    // Records are batched and anchored per operator, under the operator's omni on chain.
+    if super::chain::decode_hash(&event.operator).is_none() {
+        return Err(AuditError::Invalid(
+            "operator must be an operator omni (64 lowercase hex characters)".into(),
+        ));
+    }
     // The one field meant to identify a capability must be a digest, so a caller cannot
     // store a raw jti or token there by mistake.
     if super::chain::decode_hash(&event.cap_jti_hash).is_none() {

@@ -8,12 +8,22 @@ use rusqlite::{params, Connection, OpenFlags, Row, Transaction};
 use super::chain::{ChainVerifier, GENESIS_PREV_HASH};
 use super::{AuditError, AuditEvent, AuditRecord};
 
-const SCHEMA_VERSION: i64 = 1;
+// 1: audit_log. 2: batches anchored on chain (additive: a version-1 file gains the new
+// tables and indexes on open, and its existing records are batched like new ones).
+const SCHEMA_VERSION: i64 = 2;
 
 // Enough to catch a torn or edited tail at startup without scanning a large log.
 const TAIL_CHECK_ROWS: i64 = 256;
 
 // STRICT so a stray write cannot store e.g. a blob where the chain expects text.
+//
+// audit_batch: one Merkle batch of one operator's records, written `pending` before its root
+// is sent to `CredentialAudit` and marked `anchored` with where it landed. root_index, block
+// and tx are NULL while pending; block and tx stay NULL for a batch recovered from the chain
+// after a crash (its receipt was never seen).
+//
+// audit_batch_member: the records of each batch, in leaf order. record_id is the key, so a
+// record belongs to at most one batch.
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS audit_log (
     id           INTEGER PRIMARY KEY NOT NULL CHECK (id > 0),
@@ -29,7 +39,29 @@ CREATE TABLE IF NOT EXISTS audit_log (
     prev_hash    TEXT NOT NULL,
     hash         TEXT NOT NULL
 ) STRICT;
-PRAGMA user_version = 1;
+CREATE INDEX IF NOT EXISTS audit_log_operator ON audit_log (operator, id);
+CREATE TABLE IF NOT EXISTS audit_batch (
+    id           INTEGER PRIMARY KEY NOT NULL CHECK (id > 0),
+    operator     TEXT NOT NULL,
+    first_id     INTEGER NOT NULL,
+    last_id      INTEGER NOT NULL,
+    count        INTEGER NOT NULL CHECK (count > 0),
+    root         TEXT NOT NULL,
+    status       TEXT NOT NULL CHECK (status IN ('pending', 'anchored', 'skipped')),
+    root_index   INTEGER,
+    block_number INTEGER,
+    tx_hash      TEXT,
+    created_ms   INTEGER NOT NULL,
+    anchored_ms  INTEGER
+) STRICT;
+CREATE INDEX IF NOT EXISTS audit_batch_status ON audit_batch (status, id);
+CREATE TABLE IF NOT EXISTS audit_batch_member (
+    record_id    INTEGER PRIMARY KEY NOT NULL,
+    batch_id     INTEGER NOT NULL,
+    position     INTEGER NOT NULL,
+    UNIQUE (batch_id, position)
+) STRICT;
+PRAGMA user_version = 2;
 ";
 
 pub(super) const SELECT_RECORD: &str = "SELECT id, time_ms, operator, device, actor, service, \

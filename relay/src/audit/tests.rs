@@ -132,6 +132,15 @@ async fn invalid_events_are_rejected() {
             actor: "a\u{1b}[31m".into(),
             ..event(1)
         },
+        // Batches are anchored under the operator's omni.
+        AuditEvent {
+            operator: "operator-1".into(),
+            ..event(1)
+        },
+        AuditEvent {
+            operator: "0123456789ABCDEF".repeat(4),
+            ..event(1)
+        },
         // A raw jti where its hash belongs.
         AuditEvent {
             cap_jti_hash: "jti-1".into(),

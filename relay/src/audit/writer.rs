@@ -1,12 +1,13 @@
 //! The writer thread: sole owner of the write connection, group-committing queued events.
 
+use std::any::Any;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, TransactionBehavior};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::chain::{decode_hash, record_hash};
 use super::store::{self, Head};
@@ -21,8 +22,17 @@ const MAX_BATCH: usize = 1024;
 
 pub(super) type Reply = oneshot::Sender<Result<AuditRecord, AuditError>>;
 
+/// What a [`Job`] hands back; [`super::AuditLog::exec`] downcasts it to the caller's type.
+pub(super) type JobOutput = Box<dyn Any + Send>;
+/// Bookkeeping beside the log (anchoring batches) run by the writer inside its next
+/// transaction, under a savepoint: it shares that transaction's single fsync, and a failing
+/// job rolls back alone without touching the records committed with it.
+pub(super) type Job = Box<dyn FnOnce(&Connection) -> rusqlite::Result<JobOutput> + Send>;
+pub(super) type JobReply = oneshot::Sender<Result<JobOutput, AuditError>>;
+
 pub(super) enum Command {
     Append { event: AuditEvent, reply: Reply },
+    Exec { job: Job, reply: JobReply },
     Shutdown { done: oneshot::Sender<()> },
 }
 
@@ -43,6 +53,8 @@ struct Health {
 pub(super) struct Shared {
     health: Mutex<Health>,
     head: Mutex<Head>,
+    // The id of the newest committed record, for the anchorer.
+    head_id: watch::Sender<u64>,
     records: AtomicU64,
     commits: AtomicU64,
 }
@@ -98,8 +110,13 @@ impl Shared {
         lock(&self.health).busy_since = busy.then(Instant::now);
     }
 
+    pub(super) fn subscribe_head(&self) -> watch::Receiver<u64> {
+        self.head_id.subscribe()
+    }
+
     fn committed(&self, head: &Head, records: usize) {
         *lock(&self.head) = head.clone();
+        self.head_id.send_replace(head.id);
         lock(&self.health).last_error = None;
         self.records.fetch_add(records as u64, Ordering::Relaxed);
         self.commits.fetch_add(1, Ordering::Relaxed);
@@ -129,6 +146,7 @@ pub(super) fn spawn(conn: Connection, head: Head) -> Result<Spawned, AuditError>
     let shared = Arc::new(Shared {
         health: Mutex::new(Health::default()),
         head: Mutex::new(head.clone()),
+        head_id: watch::Sender::new(head.id),
         records: AtomicU64::new(0),
         commits: AtomicU64::new(0),
     });
@@ -149,22 +167,23 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Command>, shared: Arc<Shared
     };
     while let Some(first) = rx.blocking_recv() {
         let mut batch = Vec::new();
+        let mut jobs = Vec::new();
         let mut shutdown = None;
-        match first {
-            Command::Append { event, reply } => batch.push((event, reply)),
-            Command::Shutdown { done } => shutdown = Some(done),
-        }
+        let mut next = Some(first);
         // Everything that queued up while the previous commit was fsyncing rides on this one.
-        while shutdown.is_none() && batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(Command::Append { event, reply }) => batch.push((event, reply)),
-                Ok(Command::Shutdown { done }) => shutdown = Some(done),
-                Err(_) => break,
+        while let Some(cmd) = next.take() {
+            match cmd {
+                Command::Append { event, reply } => batch.push((event, reply)),
+                Command::Exec { job, reply } => jobs.push((job, reply)),
+                Command::Shutdown { done } => shutdown = Some(done),
+            }
+            if shutdown.is_none() && batch.len() + jobs.len() < MAX_BATCH {
+                next = rx.try_recv().ok();
             }
         }
-        if !batch.is_empty() {
+        if !batch.is_empty() || !jobs.is_empty() {
             shared.set_busy(true);
-            writer.write_batch(&mut conn, batch, &shared);
+            writer.write_batch(&mut conn, batch, jobs, &shared);
             shared.set_busy(false);
         }
         if let Some(done) = shutdown {
@@ -173,6 +192,9 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Command>, shared: Arc<Shared
             while let Ok(cmd) = rx.try_recv() {
                 match cmd {
                     Command::Append { reply, .. } => {
+                        let _ = reply.send(Err(AuditError::Unavailable("audit log closed".into())));
+                    }
+                    Command::Exec { reply, .. } => {
                         let _ = reply.send(Err(AuditError::Unavailable("audit log closed".into())));
                     }
                     Command::Shutdown { done } => {
@@ -203,11 +225,13 @@ impl Writer {
         &mut self,
         conn: &mut Connection,
         batch: Vec<(AuditEvent, Reply)>,
+        jobs: Vec<(Job, JobReply)>,
         shared: &Shared,
     ) {
         let (events, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-        match self.commit(conn, events, &replies) {
-            Ok(written) => {
+        let (jobs, job_replies): (Vec<_>, Vec<_>) = jobs.into_iter().unzip();
+        match self.commit(conn, events, &replies, jobs) {
+            Ok((written, outputs)) => {
                 self.resync = false;
                 let count = written.iter().flatten().count();
                 if count > 0 {
@@ -218,6 +242,9 @@ impl Writer {
                         let _ = reply.send(Ok(rec));
                     }
                 }
+                for (reply, out) in job_replies.into_iter().zip(outputs) {
+                    let _ = reply.send(out.map_err(AuditError::Storage));
+                }
             }
             Err(reason) => {
                 tracing::error!(error = %reason, "audit batch not written");
@@ -226,26 +253,32 @@ impl Writer {
                 for reply in replies {
                     let _ = reply.send(Err(AuditError::Unavailable(reason.clone())));
                 }
+                for reply in job_replies {
+                    let _ = reply.send(Err(AuditError::Unavailable(reason.clone())));
+                }
             }
         }
     }
 
-    /// Writes the batch in one transaction. On success advances `self.head` and returns, per
-    /// reply, the record written for it (None for callers that had already given up). On
-    /// error nothing is written and the head is unchanged.
+    /// Writes the batch and runs the jobs in one transaction. On success advances
+    /// `self.head` and returns, per reply, the record written for it (None for callers that
+    /// had already given up), and per job its output or why it was rolled back. On error
+    /// nothing is written and the head is unchanged.
+    #[allow(clippy::type_complexity)]
     fn commit(
         &mut self,
         conn: &mut Connection,
         events: Vec<AuditEvent>,
         replies: &[Reply],
-    ) -> Result<Vec<Option<AuditRecord>>, String> {
+        jobs: Vec<Job>,
+    ) -> Result<(Vec<Option<AuditRecord>>, Vec<Result<JobOutput, String>>), String> {
         let db = |e: rusqlite::Error| e.to_string();
         if self.resync {
             self.head = store::load_head(conn).map_err(db)?;
         }
         // IMMEDIATE takes the write lock up front, so lock contention fails here, before any
         // record is built.
-        let tx = conn
+        let mut tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(db)?;
         let mut head = self.head.clone();
@@ -276,13 +309,25 @@ impl Writer {
             store::insert(&tx, &rec).map_err(db)?;
             written.push(Some(rec));
         }
-        if written.iter().all(Option::is_none) {
+        let mut outputs = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            // Dropping a savepoint without committing it rolls back to it.
+            let sp = tx.savepoint().map_err(db)?;
+            match job(&sp) {
+                Ok(out) => {
+                    sp.commit().map_err(db)?;
+                    outputs.push(Ok(out));
+                }
+                Err(e) => outputs.push(Err(e.to_string())),
+            }
+        }
+        if written.iter().all(Option::is_none) && outputs.iter().all(Result::is_err) {
             // Dropping the transaction rolls it back; nothing to fsync.
-            return Ok(written);
+            return Ok((written, outputs));
         }
         tx.commit().map_err(db)?;
         self.head = head;
-        Ok(written)
+        Ok((written, outputs))
     }
 }
 

@@ -1,14 +1,16 @@
 //! Capability minting. The route fixes the data class and the operation; the session fixes
-//! who may ask; the body names operator, actor and service, each checked against the session.
+//! who may ask; the body names operator, actor and service, each checked against the session
+//! and then against the chain (device, role, scope, epoch).
 
 use super::Broker;
+use crate::chain::authz::CapCheck;
 use crate::http::{bearer_token, decode_json, json_ok, read_body, ApiFailure};
 use agentkeys_core::cap::{clamp_ttl, CapClaims, Confirmation};
 use agentkeys_core::names::{validate_object_name, DataClass, Op, LIST_ALL};
 use agentkeys_core::session::verify_session;
 use agentkeys_core::time_util::now_secs;
 use agentkeys_core::wire::{CapRequest, CapResponse};
-use agentkeys_core::{b64, ErrorCode};
+use agentkeys_core::{b64, ApiError, ErrorCode};
 use axum::extract::{Request, State};
 use axum::response::Response;
 use rand::RngCore;
@@ -40,7 +42,24 @@ pub async fn mint(
         Op::List => {}
         _ => validate_object_name(&req.service)?,
     }
-    let epoch = b.signer.current_epoch().await?;
+    b.authority
+        .check(CapCheck {
+            device: &session.sub,
+            operator: &req.operator,
+            actor: &req.actor,
+            service: &req.service,
+        })
+        .await?;
+    let epoch = b.authority.epoch().await?;
+    let signer_epoch = b.signer.current_epoch().await?;
+    if signer_epoch != epoch {
+        // Minting for an epoch the signer cannot wrap under would only fail later, at the vault.
+        return Err(ApiError::new(
+            ErrorCode::SignerUnavailable,
+            format!("the signer's key epoch ({signer_epoch}) is not the chain's ({epoch})"),
+        )
+        .into());
+    }
     let mut jti = [0u8; 16];
     rand::rngs::OsRng.fill_bytes(&mut jti);
     let ttl = clamp_ttl(req.ttl_secs);

@@ -7,6 +7,7 @@ mod signin;
 
 pub use nonces::NonceStore;
 
+use crate::chain::authz::Authority;
 use crate::keys;
 use crate::signer::DekSigner;
 use agentkeys_core::es256::{Es256Key, Jwks, KeyPurpose};
@@ -29,6 +30,8 @@ pub struct Broker {
     pub k1: Es256Key,
     pub nonces: NonceStore,
     pub signer: Arc<dyn DekSigner>,
+    /// Devices, scopes and the epoch, as the chain has them.
+    pub authority: Arc<Authority>,
 }
 
 impl Broker {

@@ -4,6 +4,7 @@
 
 use super::Broker;
 use crate::http::{decode_json, json_ok, read_body, ApiFailure};
+use agentkeys_core::chain::Tier;
 use agentkeys_core::identity::Omni;
 use agentkeys_core::session::{SessionClaims, SESSION_TTL_SECS};
 use agentkeys_core::siwe_msg::{self, SiweChallenge, SiweExpectation};
@@ -70,9 +71,20 @@ pub async fn verify(State(b): State<Arc<Broker>>, req: Request) -> Result<Respon
     if !b.nonces.consume(&verified.nonce, now) {
         return Err(ErrorCode::SiweNonceInvalid.into());
     }
-    // Until devices are registered on chain, a device is the first master of its own
-    // operator and acts for itself.
-    let operator = Omni::operator(&verified.address);
+    // A registered device takes operator and actor from the chain; one not registered yet is
+    // the would-be first master of its own operator, which lets it register itself (and
+    // nothing else: capabilities need the registration).
+    let (operator, actor, role) = match b.authority.device(&verified.address).await? {
+        Some(d) if d.revoked => return Err(ErrorCode::DeviceRevoked.into()),
+        Some(d) => match d.tier {
+            Tier::Master => (d.operator, d.operator, "master"),
+            Tier::Agent => (d.operator, d.actor, "agent"),
+        },
+        None => {
+            let own = Omni::operator(&verified.address);
+            (own, own, "unregistered")
+        }
+    };
     let mut jti = [0u8; 16];
     rand::rngs::OsRng.fill_bytes(&mut jti);
     let claims = SessionClaims {
@@ -80,8 +92,8 @@ pub async fn verify(State(b): State<Arc<Broker>>, req: Request) -> Result<Respon
         aud: b.issuer.clone(),
         sub: verified.address,
         opr: operator,
-        act: operator,
-        role: "master".into(),
+        act: actor,
+        role: role.into(),
         iat: now,
         exp: now + SESSION_TTL_SECS,
         jti: b64::encode_url(&jti),
@@ -93,6 +105,6 @@ pub async fn verify(State(b): State<Arc<Broker>>, req: Request) -> Result<Respon
         expires_at: claims.exp,
         device: verified.address,
         operator,
-        actor: operator,
+        actor,
     }))
 }

@@ -89,7 +89,7 @@ fn parse_bool(setting: &str, v: &str) -> Result<bool, BootFail> {
     }
 }
 
-fn check_url(setting: &str, v: &str) -> Result<String, BootFail> {
+pub(super) fn check_url(setting: &str, v: &str) -> Result<String, BootFail> {
     let ok = (v.starts_with("http://") || v.starts_with("https://"))
         && v.len() > 8
         && !v.contains(char::is_whitespace);
@@ -328,7 +328,10 @@ pub(super) fn resolve(
         ));
     }
 
+    let chain = super::chain::resolve(&file, &env, split)?;
+
     Ok(RelayConfig {
+        chain,
         listen,
         data_dir,
         roles,

@@ -2,6 +2,7 @@
 //! wins), every name declared here. A bad setting stops boot with one line
 //! `BOOT_FAIL: <setting>: <reason>`.
 
+mod chain;
 mod env;
 
 use serde::Deserialize;
@@ -9,6 +10,8 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+pub use chain::ENV_VARS as CHAIN_ENV_VARS;
+pub use chain::{ChainConfig, ChainMode};
 pub use env::ENV_VARS;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
@@ -65,6 +68,18 @@ pub struct FileConfig {
     pub signer_url: Option<String>,
     pub audit_url: Option<String>,
     pub internal_token_file: Option<PathBuf>,
+    pub chain: Option<String>,
+    pub chain_rpc_url: Option<String>,
+    pub chain_submitter_key_file: Option<PathBuf>,
+    pub chain_p256_verifier: Option<String>,
+    pub chain_k11_verifier: Option<String>,
+    pub chain_registry: Option<String>,
+    pub chain_scope: Option<String>,
+    pub chain_epoch: Option<String>,
+    pub chain_audit: Option<String>,
+    pub chain_poll_ms: Option<u64>,
+    pub audit_anchor_every_records: Option<u64>,
+    pub audit_anchor_every_secs: Option<u64>,
 }
 
 /// Static S3 credentials. The secret never prints.
@@ -106,6 +121,7 @@ pub struct RelayConfig {
     pub signer_url: Option<String>,
     pub audit_url: Option<String>,
     pub internal_token_file: Option<PathBuf>,
+    pub chain: ChainConfig,
 }
 
 impl RelayConfig {

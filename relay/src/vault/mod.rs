@@ -14,6 +14,7 @@ pub use keysource::{KeySource, LocalKeys, RemoteKeys};
 pub use replay::ReplayCache;
 pub use verified_caps::VerifiedCaps;
 
+use crate::chain::authz::Authority;
 use crate::signer::DekSigner;
 use crate::storage::ObjectStore;
 use agentkeys_core::routes::{self, ALL_CLASS_OPS};
@@ -31,6 +32,8 @@ pub struct Vault {
     pub audit: Arc<dyn AuditSink>,
     pub replay: ReplayCache,
     pub verified: VerifiedCaps,
+    /// The vault's own view of the chain, independent of the broker's.
+    pub authority: Arc<Authority>,
 }
 
 pub fn router(vault: Arc<Vault>) -> Router {

@@ -6,6 +6,7 @@ use super::ops;
 use super::replay::ReplayVerdict;
 use super::Vault;
 use crate::audit::AuditEvent;
+use crate::chain::authz::CapCheck;
 use crate::http::{bearer_token, read_body, ApiFailure};
 use agentkeys_core::cap::{check_cap_claims, verify_cap_signature, CapClaims, CapExpectation};
 use agentkeys_core::identity::sha256;
@@ -36,6 +37,19 @@ pub async fn handle(
     let claims = verify(&v, &token, dc, op, now).await?;
     let body = read_body(req.into_body(), MAX_BODY_BYTES).await?;
     let outcome = async {
+        // The chain may have changed since the broker minted: revoked device, narrowed scope,
+        // advanced epoch. Checked here too, and audited like every refusal after this point.
+        v.authority
+            .check_with_epoch(
+                CapCheck {
+                    device: &claims.cnf.eth_addr,
+                    operator: &claims.opr,
+                    actor: &claims.sub,
+                    service: &claims.svc,
+                },
+                claims.epoch,
+            )
+            .await?;
         let proof = proof.ok_or(ErrorCode::PopMissing)?;
         let verified = pop::verify(
             &proof,

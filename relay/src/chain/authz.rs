@@ -1,0 +1,320 @@
+//! Capabilities checked against the chain (ARCHITECTURE §5, §8): the device is registered for
+//! the operator and not revoked, holds CAP_MINT, acts only as itself (a master for its
+//! operator, an agent for its own actor), the service is in an agent's scope, and the key
+//! epoch is the chain's current one.
+//!
+//! The broker checks at minting and the vault again on every request, each with its own
+//! [`Authority`]. Answers are cached for a short time; any event of our contracts clears the
+//! cache at once, so a revocation takes effect as soon as its block is seen.
+
+use super::views;
+use super::{ChainAdapter, ChainError};
+use agentkeys_core::chain::{roles, DeviceView, Tier};
+use agentkeys_core::identity::{Address, Omni};
+use agentkeys_core::names::LIST_ALL;
+use agentkeys_core::{ApiError, ErrorCode};
+use alloy::primitives::B256;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::{Duration, Instant};
+use tokio::sync::broadcast::error::RecvError;
+
+/// How long an answer may be reused when no event arrives. Events clear it sooner.
+pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(30);
+/// Bound on cached entries; the cache is simply emptied when full.
+const MAX_ENTRIES: usize = 10_000;
+
+/// What a capability claims, to be checked against the chain.
+#[derive(Debug, Clone, Copy)]
+pub struct CapCheck<'a> {
+    pub device: &'a Address,
+    pub operator: &'a Omni,
+    pub actor: &'a Omni,
+    pub service: &'a str,
+}
+
+#[derive(Default)]
+struct Cache {
+    devices: HashMap<B256, (Instant, Option<DeviceView>)>,
+    scopes: HashMap<(Omni, Omni, String), (Instant, bool)>,
+    epoch: Option<(Instant, u32)>,
+}
+
+pub struct Authority {
+    chain: Arc<dyn ChainAdapter>,
+    ttl: Duration,
+    cache: Mutex<Cache>,
+    /// Bumped on every clear; an answer read before a clear is not cached after it.
+    generation: AtomicU64,
+}
+
+fn unavailable(e: ChainError) -> ApiError {
+    tracing::warn!(error = %e, "chain read failed");
+    ApiError::new(ErrorCode::ChainUnavailable, e.to_string())
+}
+
+impl Authority {
+    /// An authority over `chain`, with a task that clears the cache on every contract event.
+    pub fn new(chain: Arc<dyn ChainAdapter>, ttl: Duration) -> Arc<Authority> {
+        let mut events = chain.subscribe();
+        let authority = Arc::new(Authority {
+            chain,
+            ttl,
+            cache: Mutex::new(Cache::default()),
+            generation: AtomicU64::new(0),
+        });
+        let weak: Weak<Authority> = Arc::downgrade(&authority);
+        tokio::spawn(async move {
+            loop {
+                let event = events.recv().await;
+                let Some(a) = weak.upgrade() else { return };
+                match event {
+                    Ok(_) | Err(RecvError::Lagged(_)) => a.clear(),
+                    Err(RecvError::Closed) => {
+                        a.clear();
+                        return;
+                    }
+                }
+            }
+        });
+        authority
+    }
+
+    pub fn chain(&self) -> &Arc<dyn ChainAdapter> {
+        &self.chain
+    }
+
+    pub fn clear(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        *self.cache.lock().unwrap_or_else(PoisonError::into_inner) = Cache::default();
+    }
+
+    fn fresh(&self, at: Instant) -> bool {
+        at.elapsed() < self.ttl
+    }
+
+    fn store(&self, generation: u64, f: impl FnOnce(&mut Cache)) {
+        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        if self.generation.load(Ordering::SeqCst) != generation {
+            return;
+        }
+        if cache.devices.len() + cache.scopes.len() >= MAX_ENTRIES {
+            *cache = Cache::default();
+        }
+        f(&mut cache);
+    }
+
+    pub async fn device(&self, device: &Address) -> Result<Option<DeviceView>, ApiError> {
+        let hash = B256::from(device.device_key_hash());
+        {
+            let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some((at, d)) = cache.devices.get(&hash) {
+                if self.fresh(*at) {
+                    return Ok(d.clone());
+                }
+            }
+        }
+        let generation = self.generation.load(Ordering::SeqCst);
+        let d = views::device(self.chain.as_ref(), hash)
+            .await
+            .map_err(unavailable)?;
+        self.store(generation, |c| {
+            c.devices.insert(hash, (Instant::now(), d.clone()));
+        });
+        Ok(d)
+    }
+
+    pub async fn epoch(&self) -> Result<u32, ApiError> {
+        {
+            let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some((at, e)) = cache.epoch {
+                if self.fresh(at) {
+                    return Ok(e);
+                }
+            }
+        }
+        let generation = self.generation.load(Ordering::SeqCst);
+        let e = views::epoch(self.chain.as_ref())
+            .await
+            .map_err(unavailable)?;
+        self.store(generation, |c| c.epoch = Some((Instant::now(), e)));
+        Ok(e)
+    }
+
+    async fn in_scope(
+        &self,
+        operator: &Omni,
+        actor: &Omni,
+        service: &str,
+    ) -> Result<bool, ApiError> {
+        let key = (*operator, *actor, service.to_ascii_lowercase());
+        {
+            let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some((at, yes)) = cache.scopes.get(&key) {
+                if self.fresh(*at) {
+                    return Ok(*yes);
+                }
+            }
+        }
+        let generation = self.generation.load(Ordering::SeqCst);
+        let yes = views::in_scope(self.chain.as_ref(), operator, actor, service)
+            .await
+            .map_err(unavailable)?;
+        self.store(generation, |c| {
+            c.scopes.insert(key, (Instant::now(), yes));
+        });
+        Ok(yes)
+    }
+
+    /// Checks everything but the epoch; the device's on-chain entry on success.
+    pub async fn check(&self, c: CapCheck<'_>) -> Result<DeviceView, ApiError> {
+        let d = self.device(c.device).await?;
+        let needs_scope = decide(d.as_ref(), &c)?;
+        if needs_scope && !self.in_scope(c.operator, c.actor, c.service).await? {
+            return Err(ErrorCode::ServiceNotInScope.into());
+        }
+        d.ok_or_else(|| ErrorCode::DeviceNotRegistered.into())
+    }
+
+    /// [`Authority::check`], then the capability's epoch against the chain's.
+    pub async fn check_with_epoch(&self, c: CapCheck<'_>, epoch: u32) -> Result<(), ApiError> {
+        self.check(c).await?;
+        if epoch != self.epoch().await? {
+            return Err(ErrorCode::CapEpochMismatch.into());
+        }
+        Ok(())
+    }
+}
+
+/// The decision on the device's entry alone; `Ok(true)` when the service must also be in the
+/// agent's scope.
+pub fn decide(d: Option<&DeviceView>, c: &CapCheck<'_>) -> Result<bool, ApiError> {
+    let d = d.ok_or(ErrorCode::DeviceNotRegistered)?;
+    if d.operator != *c.operator {
+        return Err(ApiError::new(
+            ErrorCode::DeviceNotRegistered,
+            "this device is registered for another operator",
+        ));
+    }
+    if d.revoked {
+        return Err(ErrorCode::DeviceRevoked.into());
+    }
+    if d.roles & roles::CAP_MINT == 0 {
+        return Err(ErrorCode::DeviceLacksRole.into());
+    }
+    let acts_as = match d.tier {
+        Tier::Master => d.operator,
+        Tier::Agent => d.actor,
+    };
+    if acts_as != *c.actor {
+        return Err(ErrorCode::ActorNotPermitted.into());
+    }
+    Ok(d.tier == Tier::Agent && c.service != LIST_ALL)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(tier: Tier, roles: u8, revoked: bool) -> DeviceView {
+        DeviceView {
+            device_key_hash: format!("0x{}", "11".repeat(32)),
+            device: Address([1; 20]),
+            tier,
+            roles,
+            operator: Omni([2; 32]),
+            actor: if tier == Tier::Master {
+                Omni([2; 32])
+            } else {
+                Omni([3; 32])
+            },
+            revoked,
+            registered_at: 0,
+            has_passkey: false,
+            last_sign_count: 0,
+        }
+    }
+
+    fn check<'a>(
+        device: &'a Address,
+        operator: &'a Omni,
+        actor: &'a Omni,
+        svc: &'a str,
+    ) -> CapCheck<'a> {
+        CapCheck {
+            device,
+            operator,
+            actor,
+            service: svc,
+        }
+    }
+
+    fn code(r: Result<bool, ApiError>) -> ErrorCode {
+        r.expect_err("refused").code
+    }
+
+    #[test]
+    fn every_refusal_has_its_code() {
+        let dev = Address([1; 20]);
+        let (op, agent, other) = (Omni([2; 32]), Omni([3; 32]), Omni([9; 32]));
+        let master = view(Tier::Master, roles::CAP_MINT, false);
+        let agent_dev = view(Tier::Agent, roles::CAP_MINT, false);
+
+        assert_eq!(
+            code(decide(None, &check(&dev, &op, &op, "x"))),
+            ErrorCode::DeviceNotRegistered
+        );
+        assert_eq!(
+            code(decide(Some(&master), &check(&dev, &other, &other, "x"))),
+            ErrorCode::DeviceNotRegistered
+        );
+        assert_eq!(
+            code(decide(
+                Some(&view(Tier::Master, 7, true)),
+                &check(&dev, &op, &op, "x")
+            )),
+            ErrorCode::DeviceRevoked
+        );
+        assert_eq!(
+            code(decide(
+                Some(&view(
+                    Tier::Master,
+                    roles::RECOVERY | roles::SCOPE_MGMT,
+                    false
+                )),
+                &check(&dev, &op, &op, "x")
+            )),
+            ErrorCode::DeviceLacksRole
+        );
+        // A master acts for its operator only; an agent for its own actor only.
+        assert_eq!(
+            code(decide(Some(&master), &check(&dev, &op, &agent, "x"))),
+            ErrorCode::ActorNotPermitted
+        );
+        assert_eq!(
+            code(decide(Some(&agent_dev), &check(&dev, &op, &op, "x"))),
+            ErrorCode::ActorNotPermitted
+        );
+    }
+
+    #[test]
+    fn scope_is_needed_for_agents_only_and_not_for_listing() {
+        let dev = Address([1; 20]);
+        let (op, agent) = (Omni([2; 32]), Omni([3; 32]));
+        let master = view(Tier::Master, roles::CAP_MINT, false);
+        let agent_dev = view(Tier::Agent, roles::CAP_MINT, false);
+        assert_eq!(
+            decide(Some(&master), &check(&dev, &op, &op, "x")).ok(),
+            Some(false)
+        );
+        assert_eq!(
+            decide(Some(&agent_dev), &check(&dev, &op, &agent, "x")).ok(),
+            Some(true)
+        );
+        assert_eq!(
+            decide(Some(&agent_dev), &check(&dev, &op, &agent, LIST_ALL)).ok(),
+            Some(false)
+        );
+    }
+}
