@@ -1,6 +1,7 @@
 //! Harness for end-to-end tests: starts the real `agentkeys-relay`, `agentkeys-daemon` and
 //! `agentkeys` binaries and `moto_server` in temporary directories, and stops what it started.
 
+pub mod agents;
 pub mod hardhat;
 pub mod moto;
 pub mod process;

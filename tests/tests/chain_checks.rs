@@ -7,19 +7,15 @@ use agentkeys_contracts::bindings::{K3EpochCounter, SidecarRegistry};
 use agentkeys_core::chain::TxReceiptView;
 use agentkeys_core::device_key::DeviceKey;
 use agentkeys_core::identity::{Address, Omni};
-use agentkeys_core::names::{DataClass, Op, LIST_ALL};
+use agentkeys_core::names::{DataClass, Op};
 use agentkeys_core::routes;
 use agentkeys_core::wire::CapRequest;
 use agentkeys_daemon::relay_client::chain_tx::sign_call;
+use agentkeys_tests::agents;
 use agentkeys_tests::relay::RelayProc;
 use agentkeys_tests::relay_client::{code, Pop, RelayClient};
-use alloy::primitives::B256;
 use alloy::sol_types::SolCall;
 use std::time::{Duration, Instant};
-
-fn list_body() -> Vec<u8> {
-    b"{}".to_vec()
-}
 
 fn client_with(url: &str, key: DeviceKey) -> RelayClient {
     RelayClient {
@@ -80,19 +76,9 @@ async fn capabilities_follow_the_chain() {
         .await;
     assert_eq!(s, 200, "{v}");
 
-    // The master registers an agent device.
-    let registry = master.chain_status().await.contracts.registry;
-    let agent_key = DeviceKey::generate();
-    let agent_actor = Omni::agent(&master.operator(), "coder", 1).unwrap();
-    let call = SidecarRegistry::registerAgentDeviceCall {
-        agentAddress: agent_key.address().0.into(),
-        actorOmni: B256::from(agent_actor.0),
-    };
-    let (s, v) = master.send_call(&registry, call.abi_encode()).await;
-    receipt(s, v);
-
-    // The agent signs in as itself: operator and actor come from the chain.
-    let mut agent = client_with(&relay.url, agent_key);
+    // The master registers an agent device, which signs in as itself: operator and actor
+    // come from the chain.
+    let (mut agent, agent_actor) = agents::register_agent(&master, "coder").await;
     let session = agent.sign_in_only().await;
     assert_eq!(session.operator, master.operator());
     assert_eq!(session.actor, agent_actor);
@@ -130,31 +116,8 @@ async fn capabilities_follow_the_chain() {
         .await;
     assert_eq!((s, code(&v).as_str()), (403, "actor_not_permitted"), "{v}");
     // Listing its own (empty) prefix needs no scope.
-    let req = CapRequest {
-        operator: master.operator(),
-        actor: agent_actor,
-        service: LIST_ALL.into(),
-        ttl_secs: None,
-    };
-    let (s, v) = agent
-        .cap_request(
-            DataClass::Credentials,
-            Op::List,
-            &req,
-            agent.session.as_deref(),
-        )
-        .await;
-    assert_eq!(s, 200, "{v}");
-    let list_cap = v["cap"].as_str().unwrap().to_string();
-    let (s, v) = agent
-        .vault(
-            DataClass::Credentials,
-            Op::List,
-            Some(&list_cap),
-            list_body(),
-            Pop::Valid,
-        )
-        .await;
+    let list_cap = agents::list_cap(&agent, master.operator(), agent_actor).await;
+    let (s, v) = agents::list_with(&agent, &list_cap).await;
     assert_eq!(s, 200, "{v}");
 
     // The audit trail is the operator's, not the agent's.
@@ -181,32 +144,8 @@ async fn capabilities_follow_the_chain() {
 
     // Revocation: the agent's capability, minted before, is refused within a second of the
     // revocation block, and the agent cannot sign in again.
-    let call = SidecarRegistry::revokeAgentDeviceCall {
-        deviceKeyHash: B256::from(agent.key.address().device_key_hash()),
-    };
-    let (s, v) = master.send_call(&registry, call.abi_encode()).await;
-    receipt(s, v);
-    let mined = Instant::now();
-    loop {
-        let (s, v) = agent
-            .vault(
-                DataClass::Credentials,
-                Op::List,
-                Some(&list_cap),
-                list_body(),
-                Pop::Valid,
-            )
-            .await;
-        if (s, code(&v).as_str()) == (403, "device_revoked") {
-            break;
-        }
-        assert!(
-            mined.elapsed() < Duration::from_secs(1),
-            "still served {}ms after revocation: {s} {v}",
-            mined.elapsed().as_millis()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    agents::revoke_agent(&master, &agent).await;
+    agents::assert_revoked_within(&agent, &list_cap, Duration::from_secs(1)).await;
     let c = agent.challenge().await;
     let msg = agentkeys_core::siwe_msg::build_message(&c, &agent.key.address()).unwrap();
     let sig = format!("0x{}", hex::encode(agent.key.sign_personal(msg.as_bytes())));

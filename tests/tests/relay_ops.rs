@@ -1,16 +1,11 @@
 //! Operating the relay: boot refusals, readiness that names the failing dependency, graceful
 //! shutdown, and the roles run as separate processes.
 
-use agentkeys_contracts::bindings::SidecarRegistry;
-use agentkeys_core::device_key::DeviceKey;
-use agentkeys_core::identity::Omni;
-use agentkeys_core::names::{DataClass, Op, LIST_ALL};
-use agentkeys_core::wire::CapRequest;
+use agentkeys_core::names::DataClass;
+use agentkeys_tests::agents;
 use agentkeys_tests::hardhat::{self, HardhatNode};
 use agentkeys_tests::relay::RelayProc;
-use agentkeys_tests::relay_client::{code, Pop, RelayClient};
-use alloy::primitives::B256;
-use alloy::sol_types::SolCall;
+use agentkeys_tests::relay_client::RelayClient;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 use std::time::Duration;
@@ -221,73 +216,13 @@ async fn roles_in_separate_processes() {
     // A device revoked on the node is refused by the vault process, which learns of it only
     // from the chain, within a second of the revocation block.
     c.url = broker.url.clone();
-    let registry = c.chain_status().await.contracts.registry;
-    let agent_key = DeviceKey::generate();
-    let agent_actor = Omni::agent(&c.operator(), "worker", 1).unwrap();
-    let call = SidecarRegistry::registerAgentDeviceCall {
-        agentAddress: agent_key.address().0.into(),
-        actorOmni: B256::from(agent_actor.0),
-    };
-    let (s, v) = c.send_call(&registry, call.abi_encode()).await;
-    assert_eq!((s, v["success"].as_bool()), (200, Some(true)), "{v}");
-    let mut agent = RelayClient {
-        key: agent_key,
-        ..RelayClient::new(&broker.url)
-    };
-    agent.sign_in_only().await;
-    let req = CapRequest {
-        operator: c.operator(),
-        actor: agent_actor,
-        service: LIST_ALL.into(),
-        ttl_secs: None,
-    };
-    let (s, v) = agent
-        .cap_request(
-            DataClass::Credentials,
-            Op::List,
-            &req,
-            agent.session.as_deref(),
-        )
-        .await;
-    assert_eq!(s, 200, "{v}");
-    let list_cap = v["cap"].as_str().unwrap().to_string();
+    let (mut agent, actor) = agents::register_agent(&c, "worker").await;
+    let cap = agents::list_cap(&agent, c.operator(), actor).await;
     agent.url = vault.url.clone();
-    let (s, v) = agent
-        .vault(
-            DataClass::Credentials,
-            Op::List,
-            Some(&list_cap),
-            b"{}".to_vec(),
-            Pop::Valid,
-        )
-        .await;
+    let (s, v) = agents::list_with(&agent, &cap).await;
     assert_eq!(s, 200, "{v}");
-    let call = SidecarRegistry::revokeAgentDeviceCall {
-        deviceKeyHash: B256::from(agent.key.address().device_key_hash()),
-    };
-    let (s, v) = c.send_call(&registry, call.abi_encode()).await;
-    assert_eq!((s, v["success"].as_bool()), (200, Some(true)), "{v}");
-    let mined = std::time::Instant::now();
-    loop {
-        let (s, v) = agent
-            .vault(
-                DataClass::Credentials,
-                Op::List,
-                Some(&list_cap),
-                b"{}".to_vec(),
-                Pop::Valid,
-            )
-            .await;
-        if (s, code(&v).as_str()) == (403, "device_revoked") {
-            break;
-        }
-        assert!(
-            mined.elapsed() < Duration::from_secs(1),
-            "vault still served {} ms after revocation: {s} {v}",
-            mined.elapsed().as_millis()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    agents::revoke_agent(&c, &agent).await;
+    agents::assert_revoked_within(&agent, &cap, Duration::from_secs(1)).await;
 
     // K3 and the audit log live only with the signer/audit process.
     assert!(signer_audit.data_dir.join("signer/k3/epoch-1.key").exists());
