@@ -27,7 +27,16 @@ impl IntoResponse for ApiFailure {
     fn into_response(self) -> Response {
         let status =
             StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, Json(self.0.to_body())).into_response()
+        let mut resp = (status, Json(self.0.to_body())).into_response();
+        if self.0.code == ErrorCode::BodyTooLarge {
+            // The rest of the body is never read, so the connection cannot carry another
+            // request; saying so keeps clients from putting it back in their pool.
+            resp.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
+            );
+        }
+        resp
     }
 }
 
@@ -37,4 +46,18 @@ pub async fn route_not_found() -> ApiFailure {
 
 pub async fn method_not_allowed() -> ApiFailure {
     ErrorCode::MethodNotAllowed.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_body_closes_the_connection() {
+        let resp = ApiFailure::from(ErrorCode::BodyTooLarge).into_response();
+        assert_eq!(resp.status().as_u16(), 413);
+        assert_eq!(resp.headers()["connection"], "close");
+        let resp = ApiFailure::from(ErrorCode::InvalidJson).into_response();
+        assert!(resp.headers().get("connection").is_none());
+    }
 }
