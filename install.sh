@@ -12,6 +12,19 @@ if ! command -v cargo >/dev/null 2>&1; then
   exit 1
 fi
 
+# The daemon verifies passkey enrollments with webauthn-rs, which links the system OpenSSL.
+if [ "$(uname -s)" = Linux ] && ! { command -v pkg-config >/dev/null 2>&1 && pkg-config --exists openssl; }; then
+  if command -v apt-get >/dev/null 2>&1; then
+    echo "installing the OpenSSL headers (libssl-dev, pkg-config)"
+    as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libssl-dev pkg-config
+  else
+    echo "install.sh: the OpenSSL development files and pkg-config are required (libssl-dev / openssl-devel)" >&2
+    exit 1
+  fi
+fi
+
 echo "building (release)…"
 cargo build --release --locked --bins
 target="${CARGO_TARGET_DIR:-target}/release"

@@ -2,9 +2,11 @@
 # Runs the whole AgentKeys test suite on a fresh Linux machine, installing what the tests need:
 # keyutils (the kernel keychain the daemon's key lives in during tests), dbus and gnome-keyring
 # (a real Secret Service for the keychain test that needs one), systemd-analyze (checks the
-# service units), moto_server (an S3 endpoint for wire-compatibility tests) and a pinned Hardhat
-# node (an EVM JSON-RPC node for the rpc chain adapter tests). Tests run inside
-# a fresh session keyring and a private session bus, so they never touch the user's keychain.
+# service units), moto_server (an S3 endpoint for wire-compatibility tests), a pinned Hardhat
+# node (an EVM JSON-RPC node for the rpc chain adapter tests) and Debian's chromium (headless,
+# driven over the DevTools protocol with a virtual WebAuthn authenticator for the passkey
+# ceremony tests), plus the OpenSSL headers the daemon builds against. Tests run inside a fresh session keyring and a private session bus, so they
+# never touch the user's keychain.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +18,10 @@ command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 command -v dbus-run-session >/dev/null 2>&1 || missing+=(dbus)
 command -v gnome-keyring-daemon >/dev/null 2>&1 || missing+=(gnome-keyring)
 command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-pip)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# The daemon verifies passkey enrollments with webauthn-rs, which links the system OpenSSL.
+command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+[ -f /usr/include/openssl/ssl.h ] || missing+=(libssl-dev)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   as_root apt-get update -qq

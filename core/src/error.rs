@@ -128,6 +128,10 @@ error_codes! {
     PeerNotAllowed => ("peer_not_allowed", 403, exit::REFUSED, "the socket peer is not the daemon's user"),
     KeychainUnavailable => ("keychain_unavailable", 503, exit::UNAVAILABLE, "no keychain backend is available for the device key"),
     DaemonNotRunning => ("daemon_not_running", 503, exit::DAEMON_NOT_RUNNING, "the agentkeys daemon is not running; start it with `agentkeys up`"),
+    // Passkey ceremonies
+    CeremonyTimeout => ("ceremony_timeout", 408, exit::FAILURE, "the passkey ceremony was not completed in time; run the command again and approve in the browser"),
+    CeremonyFailed => ("ceremony_failed", 400, exit::REFUSED, "the passkey ceremony failed: the browser reported an error, or its answer did not verify"),
+    PasskeyNotVerified => ("passkey_not_verified", 401, exit::REFUSED, "the authenticator did not verify the user (PIN, biometrics); user verification is required"),
 }
 
 impl fmt::Display for ErrorCode {

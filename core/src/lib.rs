@@ -15,6 +15,7 @@ pub mod es256;
 pub mod identity;
 pub mod kek;
 pub mod names;
+pub mod passkey;
 pub mod paths;
 pub mod pop;
 pub mod routes;

@@ -2,6 +2,7 @@
 //! serves the CLI over a Unix socket.
 
 pub mod api;
+pub mod ceremony;
 pub mod config;
 pub mod identity;
 pub mod keychain;

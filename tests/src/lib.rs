@@ -1,7 +1,9 @@
 //! Harness for end-to-end tests: starts the real `agentkeys-relay`, `agentkeys-daemon` and
-//! `agentkeys` binaries and `moto_server` in temporary directories, and stops what it started.
+//! `agentkeys` binaries, `moto_server` and headless Chromium in temporary directories, and
+//! stops what it started.
 
 pub mod agents;
+pub mod browser;
 pub mod hardhat;
 pub mod moto;
 pub mod process;
