@@ -342,8 +342,43 @@ async fn hardhat() {
     )
     .await
     .expect("connect");
-    suite(chain).await;
+    suite(chain.clone()).await;
     eprintln!("hardhat: deploy and suite took {:?}", started.elapsed());
+
+    // On a fee chain the relay pays for device transactions, within bounds: an oversized gas
+    // limit or a fee far above the node's estimate is refused before any funding.
+    let device = PrivateKeySigner::random();
+    let registry = chain.contracts().registry;
+    let data: Bytes = SidecarRegistry::registerFirstMasterDeviceWithoutPasskeyCall {}
+        .abi_encode()
+        .into();
+    let p = chain
+        .tx_params(device.address(), registry, data.clone())
+        .await
+        .expect("tx params");
+    let greedy_gas = agentkeys_core::chain::TxParams {
+        gas_limit: rpc::MAX_SPONSORED_GAS + 1,
+        ..p.clone()
+    };
+    let fee: u128 = p.max_fee_per_gas.parse().expect("fee");
+    let greedy_fee = agentkeys_core::chain::TxParams {
+        max_fee_per_gas: (fee * 100).to_string(),
+        ..p.clone()
+    };
+    for params in [greedy_gas, greedy_fee] {
+        let raw = sign(&device, &params, params.chain_id, registry, data.clone());
+        let tx = SignedTx::decode(&raw, chain.chain_id()).expect("decode");
+        match chain.submit_signed(tx).await {
+            Err(ChainError::InvalidTx(why)) => assert!(why.contains("sponsors"), "{why}"),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+    let raw = sign(&device, &p, p.chain_id, registry, data);
+    let mined = chain
+        .submit_signed(SignedTx::decode(&raw, chain.chain_id()).expect("decode"))
+        .await
+        .expect("a sane transaction is sponsored");
+    assert!(mined.success);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
