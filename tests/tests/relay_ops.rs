@@ -42,6 +42,17 @@ fn bad_configuration_is_one_boot_fail_line() {
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 }
 
+/// The `/readyz` check named `name`.
+fn ready_check(v: &serde_json::Value, name: &str) -> serde_json::Value {
+    v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no {name} check in {v}"))
+        .clone()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn readyz_names_the_dependency_that_is_down_and_sigterm_drains() {
     let dir = tempfile::tempdir().unwrap();
@@ -60,25 +71,13 @@ async fn readyz_names_the_dependency_that_is_down_and_sigterm_drains() {
     assert_eq!(resp.status().as_u16(), 503);
     let v: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(v["ready"], false);
-    let storage = v["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "storage")
-        .unwrap()
-        .clone();
+    let storage = ready_check(&v, "storage");
     assert_eq!(storage["ok"], false);
     assert!(
         storage["reason"].as_str().unwrap().contains("unreachable"),
         "{v}"
     );
-    let chain = v["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "chain")
-        .unwrap()
-        .clone();
+    let chain = ready_check(&v, "chain");
     assert_eq!(chain["ok"], true, "the embedded chain is up: {v}");
     let health = reqwest::get(format!("{}/healthz", relay.url))
         .await
@@ -247,13 +246,7 @@ async fn roles_in_separate_processes() {
         .unwrap();
     assert_eq!(resp.status().as_u16(), 503);
     let v: serde_json::Value = resp.json().await.unwrap();
-    let chain = v["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "chain")
-        .unwrap()
-        .clone();
+    let chain = ready_check(&v, "chain");
     assert_eq!(chain["ok"], false, "{v}");
     assert!(!chain["reason"].as_str().unwrap().is_empty(), "{v}");
 }
