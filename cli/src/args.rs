@@ -27,13 +27,22 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Create this device's identity (once), sign in to the relay and register the device on
-    /// chain as its operator's first master.
-    Init,
+    /// Create this device's identity (once), enroll its passkey, sign in to the relay and
+    /// register the device on chain as its operator's first master. Run again on a device
+    /// registered without a passkey to add one.
+    Init {
+        /// Register without a passkey: the device may store and read its own secrets only
+        /// (agents, scopes and recovery need a passkey; `agentkeys init` adds one later).
+        #[arg(long)]
+        no_passkey: bool,
+    },
     /// Store a secret. The value is read from stdin when it is piped (one trailing newline is
     /// removed), else prompted for twice without echo.
     Store {
         service: String,
+        /// Store it for an agent, in the agent's own space (the service must be in its scope).
+        #[arg(long = "for", value_name = "AGENT")]
+        for_agent: Option<String>,
         /// The value itself (visible in shell history and process listings; prefer stdin).
         #[arg(long, value_name = "VALUE", allow_hyphen_values = true)]
         value: Option<String>,
@@ -55,6 +64,10 @@ pub enum Command {
     Rm { service: String },
     /// Run a command with secrets in its environment.
     Run {
+        /// Run it as this agent: the secrets are the agent's, and the child gets a token that
+        /// lets it (and only it) read the agent's in-scope secrets through the daemon.
+        #[arg(long, value_name = "NAME")]
+        agent: Option<String>,
         /// NAME=SERVICE puts the secret SERVICE in variable NAME; a bare SERVICE uses its
         /// name uppercased with '-' and '.' turned into '_' (openrouter → OPENROUTER).
         #[arg(long = "env", value_name = "NAME=SERVICE")]
@@ -70,6 +83,35 @@ pub enum Command {
             allow_hyphen_values = true
         )]
         command: Vec<OsString>,
+    },
+    /// Agents: each has its own key, identity and on-chain registration.
+    Agent {
+        #[command(subcommand)]
+        command: AgentCommand,
+    },
+    /// Which services an agent may read (changes need the passkey).
+    Scope {
+        #[command(subcommand)]
+        command: ScopeCommand,
+    },
+    /// The companion daemon on this machine (`agentkeys-daemon serve --companion`): a second
+    /// master device with its own key and passkey (RP ID companion.localhost).
+    Companion {
+        /// The companion's socket (default: companion.sock beside the daemon's).
+        #[arg(long, value_name = "PATH", global = true)]
+        socket: Option<std::path::PathBuf>,
+        #[command(subcommand)]
+        command: CompanionCommand,
+    },
+    /// This operator's master devices.
+    Device {
+        #[command(subcommand)]
+        command: DeviceCommand,
+    },
+    /// M-of-N recovery: the threshold, and revoking a lost master device.
+    Recover {
+        #[command(subcommand)]
+        command: RecoverCommand,
     },
     /// Agent memory: small named values kept apart from credentials.
     Memory {
@@ -90,6 +132,80 @@ pub enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AgentCommand {
+    /// Create an agent: its own device key in the keychain, registered on chain.
+    Create { name: String },
+    /// List this device's agents with their on-chain state and scope.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke an agent on chain; its capabilities and tokens stop working at once.
+    Revoke { name: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ScopeCommand {
+    /// Replace the agent's services (comma-separated), approved with the passkey.
+    Set {
+        agent: String,
+        #[arg(value_name = "SERVICE[,SERVICE...]")]
+        services: String,
+    },
+    /// Show the agent's services as the chain holds them.
+    Show {
+        agent: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove every service from the agent's scope, approved with the passkey.
+    Revoke { agent: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CompanionCommand {
+    /// Create the companion's key and enroll its passkey.
+    Init,
+    /// What `agentkeys device add` needs: its address and passkey (JSON with --json, to copy
+    /// to the primary machine).
+    Whoami {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DeviceCommand {
+    /// Add a companion as a master: approved with this device's passkey (and the threshold's
+    /// other RECOVERY masters), proven by the companion's own passkey through the relay.
+    Add {
+        /// The companion's socket on this machine (default: companion.sock).
+        #[arg(long, value_name = "PATH")]
+        companion_socket: Option<std::path::PathBuf>,
+        /// A file with the companion's `agentkeys companion whoami --json` (another machine).
+        #[arg(long, value_name = "FILE", conflicts_with = "companion_socket")]
+        whoami: Option<std::path::PathBuf>,
+    },
+    /// List the operator's devices (masters and agents) as the chain holds them.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RecoverCommand {
+    /// How many RECOVERY masters must approve adding or revoking a master.
+    Threshold { n: u32 },
+    /// Revoke a master device (lost or stolen) with the threshold's approvals. Refused, before
+    /// anything is submitted, when it would leave fewer RECOVERY masters than the threshold.
+    RevokeDevice {
+        #[arg(value_name = "ADDRESS")]
+        device: String,
     },
 }
 
@@ -184,10 +300,12 @@ mod tests {
         .unwrap();
         match cli.command {
             Command::Run {
+                agent,
                 env,
                 no_masking,
                 command,
             } => {
+                assert_eq!(agent, None);
                 assert_eq!(env, ["A=b"]);
                 assert!(!no_masking);
                 assert_eq!(command, ["sh", "-c", "echo $A", "--env"]);

@@ -5,6 +5,7 @@ use std::io;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use agentkeys_core::daemon_api::{AGENT_HEADER, AGENT_TOKEN_HEADER};
 use agentkeys_core::error::{ErrorBody, ErrorCode};
 use agentkeys_core::paths::Paths;
 use agentkeys_core::wire::MAX_BODY_BYTES;
@@ -26,7 +27,13 @@ pub const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct DaemonClient {
     socket: PathBuf,
     timeout: Duration,
+    /// Sent with every request: the agent a child acts as and its token.
+    headers: Vec<(&'static str, Zeroizing<String>)>,
 }
+
+/// Set by `agentkeys run --agent` in the child's environment.
+pub const ENV_AGENT: &str = "AGENTKEYS_AGENT";
+pub const ENV_AGENT_TOKEN: &str = "AGENTKEYS_AGENT_TOKEN";
 
 pub fn resolve_paths() -> Result<Paths, CliError> {
     Paths::resolve().ok_or_else(|| {
@@ -42,11 +49,28 @@ impl DaemonClient {
         DaemonClient {
             socket,
             timeout: REQUEST_TIMEOUT,
+            headers: Vec::new(),
         }
     }
 
+    /// The socket from the environment; inside `agentkeys run --agent` also the agent and its
+    /// token, so the child acts as that agent.
     pub fn from_env() -> Result<DaemonClient, CliError> {
-        Ok(DaemonClient::new(resolve_paths()?.socket()))
+        let mut client = DaemonClient::new(resolve_paths()?.socket());
+        let var = |name| std::env::var(name).ok().filter(|v| !v.is_empty());
+        if let Some(agent) = var(ENV_AGENT) {
+            client = client.with_header(AGENT_HEADER, agent);
+        }
+        if let Some(token) = var(ENV_AGENT_TOKEN) {
+            client = client.with_header(AGENT_TOKEN_HEADER, token);
+        }
+        Ok(client)
+    }
+
+    pub fn with_header(mut self, name: &'static str, value: String) -> DaemonClient {
+        self.headers.retain(|(n, _)| *n != name);
+        self.headers.push((name, Zeroizing::new(value)));
+        self
     }
 
     pub fn with_timeout(mut self, timeout: Duration) -> DaemonClient {
@@ -96,12 +120,15 @@ impl DaemonClient {
             let stream = UnixStream::connect(&self.socket)
                 .await
                 .map_err(|e| self.connect_error(&e))?;
+            let headers: Vec<(&str, &str)> =
+                self.headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
             http1::exchange(
                 stream,
                 method,
                 "agentkeys-daemon",
                 path,
                 body,
+                &headers,
                 4 * MAX_BODY_BYTES,
             )
             .await

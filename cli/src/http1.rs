@@ -20,6 +20,7 @@ pub async fn exchange<IO>(
     host: &str,
     path: &str,
     body: Bytes,
+    headers: &[(&str, &str)],
     limit: usize,
 ) -> Result<Reply, String>
 where
@@ -30,13 +31,15 @@ where
         .map_err(|e| e.to_string())?;
     // The connection task ends by itself once `sender` is dropped.
     tokio::spawn(conn);
-    let req = Request::builder()
+    let mut req = Request::builder()
         .method(method)
         .uri(path)
         .header(header::HOST, host)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Full::new(body))
-        .map_err(|e| e.to_string())?;
+        .header(header::CONTENT_TYPE, "application/json");
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    let req = req.body(Full::new(body)).map_err(|e| e.to_string())?;
     let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
     let status = resp.status().as_u16();
     let collected = Limited::new(resp.into_body(), limit)

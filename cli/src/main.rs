@@ -9,6 +9,7 @@ mod daemon_client;
 mod error;
 mod http1;
 mod input;
+mod jobs;
 mod output;
 mod run;
 mod spinner;

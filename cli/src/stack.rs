@@ -178,6 +178,7 @@ pub async fn relay_get(authority: &str, path: &str) -> Option<http1::Reply> {
             authority,
             path,
             Bytes::new(),
+            &[],
             MAX_BODY_BYTES,
         )
         .await

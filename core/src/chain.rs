@@ -13,6 +13,8 @@ pub mod roles {
     pub const CAP_MINT: u8 = 1;
     pub const RECOVERY: u8 = 2;
     pub const SCOPE_MGMT: u8 = 4;
+    /// What a master with a passkey holds.
+    pub const ALL: u8 = CAP_MINT | RECOVERY | SCOPE_MGMT;
 
     /// The names of the bits set in `roles`, for display.
     pub fn names(roles: u8) -> Vec<&'static str> {
@@ -144,6 +146,18 @@ pub struct ScopeView {
     pub actor: Omni,
     pub services: Vec<String>,
     pub nonce: u64,
+}
+
+/// `GET /v1/chain/operator/<operator>`: what a passkey change must bind (the nonce) and what
+/// recovery must keep (the threshold and the RECOVERY masters).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperatorView {
+    pub operator: Omni,
+    pub nonce: u64,
+    /// As stored; 0 means 1.
+    pub recovery_threshold: u32,
+    pub active_recovery_masters: u32,
+    pub devices: Vec<DeviceView>,
 }
 
 /// `GET /v1/chain/epoch`

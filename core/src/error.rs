@@ -132,6 +132,28 @@ error_codes! {
     CeremonyTimeout => ("ceremony_timeout", 408, exit::FAILURE, "the passkey ceremony was not completed in time; run the command again and approve in the browser"),
     CeremonyFailed => ("ceremony_failed", 400, exit::REFUSED, "the passkey ceremony failed: the browser reported an error, or its answer did not verify"),
     PasskeyNotVerified => ("passkey_not_verified", 401, exit::REFUSED, "the authenticator did not verify the user (PIN, biometrics); user verification is required"),
+    // Approvals between devices (the relay's mailbox)
+    ApprovalInvalid => ("approval_invalid", 400, exit::INVALID_INPUT, "the approval request or answer is malformed"),
+    ApprovalSignatureInvalid => ("approval_signature_invalid", 400, exit::REFUSED, "the approval request is not signed by its requester's device key"),
+    ApproverNotPermitted => ("approver_not_permitted", 403, exit::REFUSED, "that device may not approve for this operator (another operator's device, an agent, revoked, or the requester itself)"),
+    ApprovalNotYours => ("approval_not_yours", 403, exit::REFUSED, "this approval request was asked by or addressed to another device"),
+    ApprovalNotFound => ("approval_not_found", 404, exit::NOT_FOUND, "no approval request has that id (unknown, or dropped after it ended)"),
+    ApprovalExpired => ("approval_expired", 410, exit::FAILURE, "the approval request has expired; ask again"),
+    ApprovalAnswered => ("approval_answered", 409, exit::REFUSED, "the approval request was already answered (or already submitted)"),
+    ApprovalsFull => ("approvals_full", 429, exit::UNAVAILABLE, "too many approval requests or streams are open; retry shortly"),
+    PasskeyRequired => ("passkey_required", 403, exit::REFUSED, "this needs the device's passkey, and it has none; run `agentkeys init` to enroll one"),
+    // Jobs, agents and per-child tokens on the daemon socket
+    JobNotFound => ("job_not_found", 404, exit::NOT_FOUND, "no such job; it ended more than ten minutes ago or never existed"),
+    AgentNotFound => ("agent_not_found", 404, exit::NOT_FOUND, "no agent of this device has that name; see `agentkeys agent list`"),
+    AgentExists => ("agent_exists", 409, exit::INVALID_INPUT, "an active agent already has that name"),
+    AgentRevoked => ("agent_revoked", 403, exit::REFUSED, "the agent has been revoked"),
+    AgentTokenMissing => ("agent_token_missing", 401, exit::REFUSED, "a request acting as an agent must carry that agent's token (AGENTKEYS_AGENT_TOKEN, set by `agentkeys run --agent`)"),
+    AgentTokenInvalid => ("agent_token_invalid", 403, exit::REFUSED, "the agent token is unknown, expired, or belongs to another agent"),
+    WouldStrand => ("would_strand", 409, exit::REFUSED, "that change would leave fewer RECOVERY masters than the recovery threshold; nothing was submitted"),
+    ThresholdInvalid => ("threshold_invalid", 400, exit::INVALID_INPUT, "the recovery threshold must be between 1 and the number of active RECOVERY masters"),
+    CompanionNotReady => ("companion_not_ready", 409, exit::REFUSED, "the companion has no passkey yet; run `agentkeys companion init` on it first"),
+    DeviceAlreadyRegistered => ("device_already_registered", 409, exit::REFUSED, "that device is already registered on chain (to this or another operator), or was revoked; a device key is registered once"),
+    AgentNotPermitted => ("agent_not_permitted", 403, exit::REFUSED, "an agent may only read and list its own secrets"),
 }
 
 impl fmt::Display for ErrorCode {

@@ -2,12 +2,14 @@
 //! proofs of possession, error codes and the wire types shared by the daemon, the CLI and the
 //! relay. Nothing here performs I/O, so every format can be checked by known-answer tests.
 
+pub mod approval;
 pub mod audit;
 #[cfg(feature = "axum")]
 pub mod axum_response;
 pub mod b64;
 pub mod cap;
 pub mod chain;
+pub mod daemon_api;
 pub mod device_key;
 pub mod envelope;
 pub mod error;

@@ -23,7 +23,15 @@ pub const CHAIN_DEVICE: &str = "/v1/chain/device/{device_key_hash}";
 pub const CHAIN_SCOPE: &str = "/v1/chain/scope/{operator}/{actor}";
 pub const CHAIN_EPOCH: &str = "/v1/chain/epoch";
 pub const CHAIN_EVENTS: &str = "/v1/chain/events";
+pub const CHAIN_OPERATOR: &str = "/v1/chain/operator/{operator}";
 pub const CHAIN_AUDIT_ROOT: &str = "/v1/chain/audit-root/{operator}/{index}";
+
+/// The approval mailbox between an operator's devices (session required): a master asks,
+/// the approver receives by SSE and answers, the master waits for the answer.
+pub const APPROVALS: &str = "/v1/approvals";
+pub const APPROVAL_STREAM: &str = "/v1/approvals/stream";
+pub const APPROVAL: &str = "/v1/approvals/{id}";
+pub const APPROVAL_ANSWER: &str = "/v1/approvals/{id}/answer";
 
 /// An operator's own audit trail (session required).
 pub const AUDIT_LOG: &str = "/v1/audit/log";
@@ -83,4 +91,18 @@ pub mod daemon {
     pub const CHAIN_STATUS: &str = "/v1/chain/status";
     pub const AUDIT_LOG: &str = "/v1/audit/log";
     pub const AUDIT_VERIFY: &str = "/v1/audit/verify";
+    pub const JOB: &str = "/v1/jobs/{job}";
+    pub const AGENTS: &str = "/v1/agents";
+    pub const AGENT_REVOKE: &str = "/v1/agents/revoke";
+    pub const AGENT_TOKEN: &str = "/v1/agents/token";
+    pub const AGENT_TOKEN_REVOKE: &str = "/v1/agents/token/revoke";
+    pub const SCOPE_SET: &str = "/v1/scope/set";
+    pub const SCOPE_REVOKE: &str = "/v1/scope/revoke";
+    pub const SCOPE_SHOW: &str = "/v1/scope/show";
+    pub const DEVICES: &str = "/v1/devices";
+    pub const DEVICE_ADD: &str = "/v1/devices/add";
+    pub const RECOVER_THRESHOLD: &str = "/v1/recover/threshold";
+    pub const RECOVER_REVOKE: &str = "/v1/recover/revoke-device";
+    pub const COMPANION_WHOAMI: &str = "/v1/companion/whoami";
+    pub const COMPANION_APPROVE: &str = "/v1/companion/approve";
 }

@@ -9,6 +9,7 @@ use agentkeys_core::identity::sha256;
 use agentkeys_core::paths::Paths;
 use serde::Deserialize;
 
+use crate::ceremony::Role;
 use crate::keychain::{KeychainConfig, KeychainMode, DEFAULT_ACCOUNT, DEFAULT_SERVICE};
 
 /// Where `agentkeys up` starts the embedded relay unless told otherwise.
@@ -31,6 +32,8 @@ pub struct Overrides {
     pub relay_url: Option<String>,
     pub keychain: Option<String>,
     pub socket: Option<PathBuf>,
+    /// Run as a companion: its own key, passkey (RP ID `companion.localhost`), socket and files.
+    pub companion: bool,
 }
 
 impl Overrides {
@@ -40,6 +43,7 @@ impl Overrides {
             relay_url: var(ENV_RELAY_URL),
             keychain: var(ENV_KEYCHAIN),
             socket: None, // AGENTKEYS_SOCKET is read by `Paths::socket`
+            companion: false,
         }
     }
 }
@@ -51,6 +55,9 @@ pub struct DaemonConfig {
     pub keychain: KeychainConfig,
     pub socket: PathBuf,
     pub pid_file: PathBuf,
+    /// The daemon's own files: the enrolled passkey's public part, the agents.
+    pub data_dir: PathBuf,
+    pub role: Role,
 }
 
 /// A setting that cannot be used; shown as one line `<setting>: <reason>`.
@@ -101,17 +108,44 @@ impl DaemonConfig {
                 .map_err(|e| invalid("keychain", e.to_string()))?,
             None => KeychainMode::Auto,
         };
+        let companion = flags.companion || env.companion;
+        // A companion is a second device: nothing of the primary's is shared, not even files.
+        let (role, account, device_dir, data_dir) = if companion {
+            (
+                Role::Companion,
+                format!("{}-companion", keychain_account(home)),
+                paths.data_dir.join("companion-device"),
+                paths.data_dir.join("companion"),
+            )
+        } else {
+            (
+                Role::Primary,
+                keychain_account(home),
+                paths.data_dir.join("device"),
+                paths.data_dir.join("daemon"),
+            )
+        };
         let keychain = KeychainConfig {
             mode,
             service: DEFAULT_SERVICE.to_string(),
-            account: keychain_account(home),
-            file_dir: paths.data_dir.join("device"),
+            account,
+            file_dir: device_dir,
+        };
+        let (socket, pid_file) = if companion {
+            (
+                paths.runtime_dir.join("companion.sock"),
+                paths.state_dir.join("companion.pid"),
+            )
+        } else {
+            (paths.socket(), paths.daemon_pid())
         };
         Ok(DaemonConfig {
             relay_url,
             keychain,
-            socket: flags.socket.unwrap_or_else(|| paths.socket()),
-            pid_file: paths.daemon_pid(),
+            socket: flags.socket.unwrap_or(socket),
+            pid_file,
+            data_dir,
+            role,
         })
     }
 }
@@ -196,6 +230,7 @@ mod tests {
             relay_url: Some("https://flag:3".into()),
             keychain: Some("file".into()),
             socket: Some("/s.sock".into()),
+            companion: false,
         };
         let cfg =
             DaemonConfig::from_parts(&paths(), file, Overrides::default(), flags, None).unwrap();
@@ -233,6 +268,31 @@ mod tests {
         assert_eq!(err.setting, "keychain");
         assert!(normalize_relay_url("ftp://x").is_err());
         assert!(normalize_relay_url("http://").is_err());
+    }
+
+    #[test]
+    fn a_companion_shares_nothing_with_the_primary() {
+        let flags = Overrides {
+            companion: true,
+            ..Default::default()
+        };
+        let c = DaemonConfig::from_parts(
+            &paths(),
+            FileConfig::default(),
+            Overrides::default(),
+            flags,
+            None,
+        )
+        .unwrap();
+        assert_eq!(c.role, Role::Companion);
+        assert_eq!(c.keychain.account, "device-k10-companion");
+        assert_eq!(c.socket, PathBuf::from("/h/run/companion.sock"));
+        assert_eq!(c.data_dir, PathBuf::from("/h/data/companion"));
+        assert_eq!(
+            c.keychain.file_dir,
+            PathBuf::from("/h/data/companion-device")
+        );
+        assert_eq!(c.pid_file, PathBuf::from("/h/state/companion.pid"));
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! `agentkeys-daemon serve [--relay-url URL] [--socket PATH] [--keychain MODE]`
+//! `agentkeys-daemon serve [--relay-url URL] [--socket PATH] [--keychain MODE] [--companion]`
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -32,6 +32,10 @@ enum Command {
         /// Where the device key lives: auto, os or file (overrides AGENTKEYS_KEYCHAIN).
         #[arg(long, value_name = "MODE")]
         keychain: Option<String>,
+        /// Run as a companion device: its own key, passkey (RP ID companion.localhost),
+        /// socket (companion.sock) and files; it approves what the primary asks.
+        #[arg(long)]
+        companion: bool,
     },
 }
 
@@ -49,11 +53,13 @@ fn main() -> ExitCode {
         relay_url,
         socket,
         keychain,
+        companion,
     } = cli.command;
     let config = match DaemonConfig::load(Overrides {
         relay_url,
         keychain,
         socket,
+        companion,
     }) {
         Ok(config) => config,
         Err(e) => return fail(&format!("configuration: {e}")),

@@ -35,11 +35,14 @@ pub async fn run(config: DaemonConfig) -> Result<(), StartError> {
         );
     }
     let relay = RelayClient::new(&config.relay_url).map_err(|e| StartError::Other(e.message))?;
-    let state = Arc::new(AppState {
-        identity: Identity::new(store),
+    let state = Arc::new(AppState::new(
+        Identity::new(store),
         relay,
-        shutdown: Shutdown::new(),
-    });
+        Shutdown::new(),
+        config.role,
+        config.data_dir.clone(),
+        config.keychain.clone(),
+    ));
     match state.identity.key().await {
         Ok(Some(key)) => tracing::info!(device = %key.address(), "device key loaded"),
         Ok(None) => tracing::info!("no device key yet; waiting for `agentkeys init`"),
@@ -47,6 +50,8 @@ pub async fn run(config: DaemonConfig) -> Result<(), StartError> {
         Err(e) => tracing::error!(error = %e, "device key could not be loaded"),
     }
     let server = SocketServer::bind(&config.socket, &config.pid_file).await?;
+    // Any master with a passkey may be asked to approve; a companion mostly is.
+    tokio::spawn(crate::companion::listen(state.clone()));
     state
         .shutdown
         .listen_for_signals()
@@ -55,6 +60,7 @@ pub async fn run(config: DaemonConfig) -> Result<(), StartError> {
         relay = %config.relay_url,
         backend = state.identity.backend(),
         version = env!("CARGO_PKG_VERSION"),
+        role = state.role.label(),
         "agentkeys daemon started"
     );
     let shutdown = state.shutdown.clone();

@@ -1,8 +1,14 @@
 //! What every socket handler shares.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::agents::{AgentKeys, AgentTokens};
+use crate::ceremony::Role;
 use crate::identity::Identity;
+use crate::jobs::Jobs;
+use crate::keychain::KeychainConfig;
+use crate::local::agents::Agents;
 use crate::relay_client::RelayClient;
 use crate::shutdown::Shutdown;
 
@@ -10,6 +16,36 @@ pub struct AppState {
     pub identity: Identity,
     pub relay: RelayClient,
     pub shutdown: Shutdown,
+    pub role: Role,
+    /// The daemon's own files (passkey.json, agents.json).
+    pub data_dir: PathBuf,
+    pub jobs: Jobs,
+    pub agents: Agents,
+    pub agent_keys: AgentKeys,
+    pub agent_tokens: AgentTokens,
+}
+
+impl AppState {
+    pub fn new(
+        identity: Identity,
+        relay: RelayClient,
+        shutdown: Shutdown,
+        role: Role,
+        data_dir: PathBuf,
+        keychain: KeychainConfig,
+    ) -> AppState {
+        AppState {
+            identity,
+            relay,
+            shutdown,
+            role,
+            agents: Agents::new(&data_dir),
+            data_dir,
+            jobs: Jobs::default(),
+            agent_keys: AgentKeys::new(keychain),
+            agent_tokens: AgentTokens::default(),
+        }
+    }
 }
 
 pub type SharedState = Arc<AppState>;

@@ -41,11 +41,17 @@ async fn start() -> Harness {
     })
     .unwrap();
     let shutdown = Shutdown::new();
-    let state = Arc::new(AppState {
-        identity: Identity::new(store),
-        relay: RelayClient::new(DEAD_RELAY).unwrap(),
-        shutdown: shutdown.clone(),
-    });
+    let state = Arc::new(AppState::new(
+        Identity::new(store),
+        RelayClient::new(DEAD_RELAY).unwrap(),
+        shutdown.clone(),
+        crate::ceremony::Role::Primary,
+        dir.path().join("daemon"),
+        crate::keychain::KeychainConfig::new(
+            crate::keychain::KeychainMode::File,
+            dir.path().join("device"),
+        ),
+    ));
     let server = SocketServer::bind(&socket, &pid_file).await.unwrap();
     let task = tokio::spawn(server.serve(state, shutdown.clone()));
     Harness {
@@ -129,8 +135,18 @@ async fn socket_api() {
     assert_eq!((status, code(&body)), (400, "invalid_value"));
 
     // init creates the key, then cannot sign in; the key stays.
-    let (status, body) = call(&h.socket, "POST", "/v1/init", "").await;
-    assert_eq!((status, code(&body)), (502, "relay_unreachable"));
+    let (status, body) = call(&h.socket, "POST", "/v1/init", r#"{"passkey": false}"#).await;
+    assert_eq!(status, 200, "{body}");
+    let job = body["job"].as_str().unwrap().to_string();
+    let body = loop {
+        let (_, v) = call(&h.socket, "GET", &format!("/v1/jobs/{job}?after=0"), "").await;
+        if v["state"] != "running" {
+            break v;
+        }
+    };
+    assert_eq!(body["state"], "failed", "{body}");
+    let body = body["error"].clone();
+    assert_eq!(body["error"]["code"], "relay_unreachable", "{body}");
     assert!(body["error"]["message"]
         .as_str()
         .unwrap()

@@ -227,6 +227,8 @@ pub async fn run(config: RelayConfig, shutdown: impl Future<Output = ()>) -> Res
         app = app.merge(broker::router(b.clone()));
         let api = ChainApi::new(chain.clone(), b.clone(), closing_rx.clone());
         app = app.merge(crate::chain::routes::router(Arc::new(api)));
+        let approvals = crate::approvals::ApprovalsApi::new(b.clone(), closing_rx.clone());
+        app = app.merge(crate::approvals::router(Arc::new(approvals)));
     }
     // The signer and audit APIs exist only between split roles; in one process the KEK path
     // never touches the network.

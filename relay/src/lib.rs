@@ -2,6 +2,7 @@
 //! server so that one storage code path (`aws-sdk-s3`) serves every deployment.
 
 pub mod app;
+pub mod approvals;
 pub mod audit;
 pub mod broker;
 pub mod chain;

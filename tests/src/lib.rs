@@ -6,6 +6,7 @@ pub mod agents;
 pub mod browser;
 pub mod hardhat;
 pub mod moto;
+pub mod passkey_flow;
 pub mod process;
 pub mod relay;
 pub mod relay_client;

@@ -7,6 +7,8 @@ use std::process::{Command, Output, Stdio};
 
 pub struct Stack {
     pub home: tempfile::TempDir,
+    /// Added to every command's environment (and so to the daemon `up` starts).
+    pub env: Vec<(String, std::ffi::OsString)>,
 }
 
 impl Stack {
@@ -16,7 +18,13 @@ impl Stack {
                 .prefix("ak")
                 .tempdir_in("/tmp")
                 .expect("tempdir"),
+            env: Vec::new(),
         }
+    }
+
+    pub fn with_env(mut self, name: &str, value: impl Into<std::ffi::OsString>) -> Stack {
+        self.env.push((name.to_string(), value.into()));
+        self
     }
 
     pub fn home(&self) -> &Path {
@@ -35,6 +43,9 @@ impl Stack {
             .env_remove("AGENTKEYS_SOCKET")
             .env_remove("AGENTKEYS_RELAY_URL")
             .env("RUST_LOG", "info");
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
         cmd
     }
 

@@ -45,7 +45,7 @@ fn record_id(s: &Stack, service: &str, op: &str) -> u64 {
 fn a_read_is_proven_on_chain() {
     let s = Stack::new();
     up(&s, "1", "1000");
-    s.ok(&["init"], None);
+    s.ok(&["init", "--no-passkey"], None);
     s.ok(&["store", "openrouter"], Some(b"sk-audited"));
     assert_eq!(s.ok(&["read", "openrouter"], None), "sk-audited\n");
 
@@ -103,7 +103,7 @@ fn a_read_is_proven_on_chain() {
 fn verify_says_when_a_record_is_not_anchored_yet() {
     let s = Stack::new();
     up(&s, "3600", "1000");
-    s.ok(&["init"], None);
+    s.ok(&["init", "--no-passkey"], None);
     s.ok(&["store", "anthropic"], Some(b"sk-later"));
     let id = record_id(&s, "anthropic", "store");
     let out = s.run(&["audit", "verify", &id.to_string()], None);

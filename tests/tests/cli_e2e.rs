@@ -42,7 +42,7 @@ fn store_read_run_and_refusals() {
     let out = s.run(&["read", "openrouter"], None);
     one_line_error(&out, 8, "not_initialized");
 
-    let init = s.ok(&["init"], None);
+    let init = s.ok(&["init", "--no-passkey"], None);
     assert!(init.contains("0x"), "init shows the device address: {init}");
     assert!(
         init.contains("registered on chain as the first master in block"),
@@ -57,7 +57,7 @@ fn store_read_run_and_refusals() {
     let text = s.ok(&["chain", "status"], None);
     assert!(text.contains("adapter:        embedded"), "{text}");
     // A second init keeps the identity and does not register again.
-    let again = s.ok(&["init"], None);
+    let again = s.ok(&["init", "--no-passkey"], None);
     assert!(again.contains("already exists"), "{again}");
     assert!(!again.contains("registered on chain"), "{again}");
 

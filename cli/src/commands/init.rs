@@ -1,7 +1,9 @@
-//! `agentkeys init`: create the device identity (once), sign in, and register the device on
-//! chain as the first master of its operator (a spinner while the block is mined).
+//! `agentkeys init [--no-passkey]`: create the device identity (once), enroll its passkey,
+//! sign in, and register the device on chain as the first master of its operator. The daemon
+//! runs it as a job: the passkey pages are shown as they come.
 
 use agentkeys_core::chain::roles;
+use agentkeys_core::daemon_api::InitRequest;
 use agentkeys_core::routes;
 use agentkeys_core::wire::InitResponse;
 
@@ -10,13 +12,17 @@ use crate::error::CliError;
 use crate::output;
 use crate::spinner::Spinner;
 
-pub async fn init() -> Result<i32, CliError> {
+pub async fn init(passkey: bool) -> Result<i32, CliError> {
     let client = DaemonClient::from_env()?;
-    let spinner = Spinner::start("signing in and registering this device on chain");
-    let resp: Result<InitResponse, CliError> = client
-        .post(routes::daemon::INIT, &serde_json::json!({}))
-        .await;
-    spinner.stop();
+    client.ensure_reachable().await?;
+    // A spinner would garble the passkey prompts; show it only when none can come.
+    let spinner =
+        (!passkey).then(|| Spinner::start("signing in and registering this device on chain"));
+    let resp: Result<InitResponse, CliError> =
+        crate::jobs::run(&client, routes::daemon::INIT, &InitRequest { passkey }).await;
+    if let Some(s) = spinner {
+        s.stop();
+    }
     let resp = resp?;
     if resp.created {
         output::line("created a new device identity and signed in")?;
@@ -26,22 +32,33 @@ pub async fn init() -> Result<i32, CliError> {
     output::line(&format!("device: {}", resp.device))?;
     output::line(&format!("operator: {}", resp.operator))?;
     if let Some(r) = &resp.registered {
+        // Also the line of a passkey attached to a master registered without one.
         output::line(&format!(
             "registered on chain as the first master in block {} (tx {})",
             r.block_number, r.tx_hash
         ))?;
     }
-    if let Some(d) = &resp.device_on_chain {
-        output::line(&format!(
-            "on-chain roles: {}",
-            roles::names(d.roles).join(", ")
-        ))?;
-        if !d.has_passkey {
-            output::note(
-                "no passkey enrolled: this device can store and read its own secrets; agents, \
-                 scopes and recovery need a passkey",
-            );
+    match &resp.device_on_chain {
+        Some(d) => {
+            output::line(&format!(
+                "on-chain roles: {}",
+                roles::names(d.roles).join(", ")
+            ))?;
+            if d.has_passkey {
+                output::line(
+                    "passkey: enrolled; it approves agents' scopes, new devices and recovery",
+                )?;
+            } else {
+                output::note(
+                    "no passkey enrolled: this device can store and read its own secrets; \
+                     agents' scopes, new devices and recovery need a passkey (run `agentkeys \
+                     init` again on a machine with a browser to add one)",
+                );
+            }
         }
+        None => output::line(
+            "not registered on chain (a companion is added by `agentkeys device add`)",
+        )?,
     }
     Ok(0)
 }

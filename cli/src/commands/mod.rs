@@ -1,18 +1,25 @@
 //! One module per command group; `dispatch` maps the parsed command line onto them. Each
 //! command returns the process exit code.
 
+mod agent;
 mod audit;
 mod chain;
+mod companion;
 mod daemon;
+mod device;
 mod init;
 mod lifecycle;
 mod memory;
 mod run;
+mod scope;
 mod secrets;
 mod status;
 mod values;
 
-use crate::args::{AuditCommand, ChainCommand, Command, DaemonCommand, MemoryCommand};
+use crate::args::{
+    AgentCommand, AuditCommand, ChainCommand, Command, CompanionCommand, DaemonCommand,
+    DeviceCommand, MemoryCommand, RecoverCommand, ScopeCommand,
+};
 use crate::error::CliError;
 
 pub async fn dispatch(command: Command) -> Result<i32, CliError> {
@@ -20,16 +27,46 @@ pub async fn dispatch(command: Command) -> Result<i32, CliError> {
         Command::Up => lifecycle::up().await,
         Command::Down => lifecycle::down().await,
         Command::Status { json } => status::status(json).await,
-        Command::Init => init::init().await,
-        Command::Store { service, value } => secrets::store(&service, value).await,
+        Command::Init { no_passkey } => init::init(!no_passkey).await,
+        Command::Store {
+            service,
+            for_agent,
+            value,
+        } => secrets::store(&service, for_agent.as_deref(), value).await,
         Command::Read { service, json } => secrets::read(&service, json).await,
         Command::List { json } => secrets::list(json).await,
         Command::Rm { service } => secrets::rm(&service).await,
         Command::Run {
+            agent,
             env,
             no_masking,
             command,
-        } => run::run_command(&env, no_masking, command).await,
+        } => run::run_command(agent.as_deref(), &env, no_masking, command).await,
+        Command::Agent { command } => match command {
+            AgentCommand::Create { name } => agent::create(&name).await,
+            AgentCommand::List { json } => agent::list(json).await,
+            AgentCommand::Revoke { name } => agent::revoke(&name).await,
+        },
+        Command::Companion { socket, command } => match command {
+            CompanionCommand::Init => companion::init(socket).await,
+            CompanionCommand::Whoami { json } => companion::whoami(socket, json).await,
+        },
+        Command::Device { command } => match command {
+            DeviceCommand::Add {
+                companion_socket,
+                whoami,
+            } => device::add(companion_socket, whoami).await,
+            DeviceCommand::List { json } => device::list(json).await,
+        },
+        Command::Recover { command } => match command {
+            RecoverCommand::Threshold { n } => device::threshold(n).await,
+            RecoverCommand::RevokeDevice { device } => device::revoke(&device).await,
+        },
+        Command::Scope { command } => match command {
+            ScopeCommand::Set { agent, services } => scope::set(&agent, &services).await,
+            ScopeCommand::Show { agent, json } => scope::show(&agent, json).await,
+            ScopeCommand::Revoke { agent } => scope::revoke(&agent).await,
+        },
         Command::Memory { command } => match command {
             MemoryCommand::Put { namespace, value } => memory::put(&namespace, value).await,
             MemoryCommand::Get { namespace, json } => memory::get(&namespace, json).await,

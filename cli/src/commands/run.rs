@@ -13,8 +13,14 @@ use agentkeys_core::error::{exit, ErrorCode};
 use agentkeys_core::routes::daemon as route;
 use zeroize::Zeroizing;
 
+use agentkeys_core::daemon_api::{
+    AgentNameRequest, AgentToken, AgentTokenRevoke, AGENT_HEADER, AGENT_TOKEN_HEADER,
+};
+
 use super::values;
+use crate::daemon_client::{DaemonClient, ENV_AGENT, ENV_AGENT_TOKEN};
 use crate::error::CliError;
+use crate::output;
 use crate::run::{self, ChildSpec, RunError};
 
 #[derive(Debug, PartialEq, Eq)]
@@ -65,6 +71,7 @@ pub fn parse_env_specs(specs: &[String]) -> Result<Vec<EnvSpec>, CliError> {
 }
 
 pub async fn run_command(
+    agent: Option<&str>,
     env: &[String],
     no_masking: bool,
     command: Vec<OsString>,
@@ -74,9 +81,74 @@ pub async fn run_command(
     let program = command
         .next()
         .ok_or_else(|| CliError::new(ErrorCode::BadRequest, "no command given after `--`"))?;
-    let mut child_env = Vec::with_capacity(specs.len());
+    let Some(agent) = agent else {
+        let client = DaemonClient::from_env()?;
+        return run_with(
+            &client,
+            specs,
+            program,
+            command.collect(),
+            Vec::new(),
+            no_masking,
+        )
+        .await;
+    };
+    // A token for this child alone, revoked when it exits (also on failure to start it).
+    let device = DaemonClient::from_env()?;
+    let token: AgentToken = device
+        .post(
+            route::AGENT_TOKEN,
+            &AgentNameRequest {
+                name: agent.to_string(),
+            },
+        )
+        .await?;
+    // Inside another agent's child the token request itself is refused (agent_not_permitted).
+    let client = DaemonClient::from_env()?
+        .with_header(AGENT_HEADER, token.agent.clone())
+        .with_header(AGENT_TOKEN_HEADER, token.token.clone());
+    let extra = vec![
+        (ENV_AGENT.to_string(), Zeroizing::new(token.agent.clone())),
+        (
+            ENV_AGENT_TOKEN.to_string(),
+            Zeroizing::new(token.token.clone()),
+        ),
+    ];
+    let outcome = run_with(
+        &client,
+        specs,
+        program,
+        command.collect(),
+        extra,
+        no_masking,
+    )
+    .await;
+    let revoke = AgentTokenRevoke {
+        token: token.token.clone(),
+    };
+    if let Err(e) = device
+        .post::<_, serde_json::Value>(route::AGENT_TOKEN_REVOKE, &revoke)
+        .await
+    {
+        output::note(&format!(
+            "could not revoke the child's agent token: {}",
+            e.message
+        ));
+    }
+    outcome
+}
+
+async fn run_with(
+    client: &DaemonClient,
+    specs: Vec<EnvSpec>,
+    program: OsString,
+    args: Vec<OsString>,
+    extra: Vec<(String, Zeroizing<String>)>,
+    no_masking: bool,
+) -> Result<i32, CliError> {
+    let mut child_env = Vec::with_capacity(specs.len() + extra.len());
     for spec in specs {
-        let bytes = values::get(route::SECRET_READ, &spec.service).await?;
+        let bytes = values::get_with(client, route::SECRET_READ, &spec.service).await?;
         let text = std::str::from_utf8(&bytes).map_err(|_| {
             CliError::new(
                 ErrorCode::InvalidValue,
@@ -88,9 +160,11 @@ pub async fn run_command(
         })?;
         child_env.push((spec.var, Zeroizing::new(text.to_string())));
     }
+    // The token is masked in the output like a secret, though it dies with the child.
+    child_env.extend(extra);
     run::run_child(ChildSpec {
         program,
-        args: command.collect(),
+        args,
         env: child_env,
         masking: !no_masking,
     })

@@ -9,9 +9,16 @@ use crate::daemon_client::DaemonClient;
 use crate::error::CliError;
 use crate::output;
 
-pub async fn store(service: &str, value: Option<String>) -> Result<i32, CliError> {
-    let resp = values::put(route::SECRET_STORE, service, value).await?;
-    output::line(&format!("stored {}", resp.name))?;
+pub async fn store(
+    service: &str,
+    for_agent: Option<&str>,
+    value: Option<String>,
+) -> Result<i32, CliError> {
+    let resp = values::put_for(route::SECRET_STORE, service, for_agent, value).await?;
+    match for_agent {
+        Some(agent) => output::line(&format!("stored {} for agent {agent}", resp.name))?,
+        None => output::line(&format!("stored {}", resp.name))?,
+    }
     Ok(0)
 }
 

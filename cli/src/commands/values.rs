@@ -1,6 +1,7 @@
 //! Storing and fetching one named value; shared by credentials (`store`, `read`) and memory
 //! (`memory put`, `memory get`), which differ only in their daemon routes.
 
+use agentkeys_core::daemon_api::STORE_FOR_HEADER;
 use agentkeys_core::error::ErrorCode;
 use agentkeys_core::names::validate_object_name;
 use agentkeys_core::wire::{GetResponse, NameRequest, PutRequest, PutResponse, SecretValue};
@@ -21,8 +22,21 @@ pub fn check_name(name: &str) -> Result<(), CliError> {
 }
 
 pub async fn put(route: &str, name: &str, flag: Option<String>) -> Result<PutResponse, CliError> {
+    put_for(route, name, None, flag).await
+}
+
+/// `for_agent`: write into that agent's own space (this device's authority, no token).
+pub async fn put_for(
+    route: &str,
+    name: &str,
+    for_agent: Option<&str>,
+    flag: Option<String>,
+) -> Result<PutResponse, CliError> {
     check_name(name)?;
-    let client = DaemonClient::from_env()?;
+    let client = match for_agent {
+        Some(agent) => DaemonClient::from_env()?.with_header(STORE_FOR_HEADER, agent.to_string()),
+        None => DaemonClient::from_env()?,
+    };
     client.ensure_reachable().await?;
     let value = input::read_value(name, flag)?;
     let req = PutRequest {
@@ -33,8 +47,15 @@ pub async fn put(route: &str, name: &str, flag: Option<String>) -> Result<PutRes
 }
 
 pub async fn get(route: &str, name: &str) -> Result<Zeroizing<Vec<u8>>, CliError> {
+    get_with(&DaemonClient::from_env()?, route, name).await
+}
+
+pub async fn get_with(
+    client: &DaemonClient,
+    route: &str,
+    name: &str,
+) -> Result<Zeroizing<Vec<u8>>, CliError> {
     check_name(name)?;
-    let client = DaemonClient::from_env()?;
     let resp: GetResponse = client
         .post(
             route,

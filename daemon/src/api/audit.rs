@@ -379,11 +379,17 @@ mod tests {
             file_dir: dir.path().join("device"),
         })
         .unwrap();
-        let state = std::sync::Arc::new(AppState {
-            identity: Identity::new(store),
-            relay: RelayClient::new("http://127.0.0.1:9").unwrap(),
-            shutdown: Shutdown::new(),
-        });
+        let state = std::sync::Arc::new(AppState::new(
+            Identity::new(store),
+            RelayClient::new("http://127.0.0.1:9").unwrap(),
+            Shutdown::new(),
+            crate::ceremony::Role::Primary,
+            dir.path().join("daemon"),
+            crate::keychain::KeychainConfig::new(
+                crate::keychain::KeychainMode::File,
+                dir.path().join("device"),
+            ),
+        ));
         let call = |method: &str, uri: &str, body: &'static str| {
             let router = crate::api::router(state.clone());
             let req = http::Request::builder()

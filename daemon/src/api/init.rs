@@ -1,46 +1,218 @@
-//! `POST /v1/init`: create the device key if there is none, sign in to the relay, and register
-//! the device on chain as the first master of its own operator if it is not registered yet.
+//! `POST /v1/init` (a job): create the device key if there is none, sign in, and register the
+//! device on chain as the first master of its own operator. With a passkey (the default) the
+//! page enrolls K11 and then approves the registration with it, and the device gets every
+//! master role; without one it gets CAP_MINT only. A passkey-less master that runs `init`
+//! again gets its passkey attached. A companion only creates its key and enrolls its passkey:
+//! the primary registers it (`agentkeys device add`).
+
+use std::sync::Arc;
 
 use agentkeys_contracts::bindings::SidecarRegistry;
+use agentkeys_core::chain::{roles, DeviceView, Tier, TxReceiptView};
+use agentkeys_core::daemon_api::{InitRequest, JobStarted};
+use agentkeys_core::device_key::DeviceKey;
+use agentkeys_core::error::{ApiError, ErrorCode};
+use agentkeys_core::identity::Omni;
 use agentkeys_core::wire::InitResponse;
+use alloy::primitives::{B256, U256};
 use alloy::sol_types::SolCall;
 use axum::extract::State;
 use axum::Json;
 
-use super::ApiResult;
-use crate::state::SharedState;
+use super::{ApiJson, ApiResult};
+use crate::ceremony::chain::to_registry;
+use crate::ceremony::Role;
+use crate::chain_ops::challenge::{self, OpTag};
+use crate::chain_ops::operator;
+use crate::jobs::Progress;
+use crate::passkey;
+use crate::state::{AppState, SharedState};
 
-pub async fn init(State(state): State<SharedState>) -> ApiResult<InitResponse> {
+pub async fn init(
+    State(state): State<SharedState>,
+    ApiJson(req): ApiJson<InitRequest>,
+) -> ApiResult<JobStarted> {
+    let s = state.clone();
+    let job = state
+        .jobs
+        .spawn(move |progress| async move { run(s, progress, req).await })?;
+    Ok(Json(JobStarted { job }))
+}
+
+async fn run(
+    state: Arc<AppState>,
+    progress: Progress,
+    req: InitRequest,
+) -> Result<InitResponse, ApiError> {
+    progress.step("loading the device key");
     let (key, created) = state.identity.ensure().await?;
+    let address = key.address();
+    if state.role == Role::Companion {
+        return companion(&state, &progress, &key, created, req).await;
+    }
+    progress.step("signing in to the relay");
     // The key is kept even when sign-in or registration fails: a later `init` resumes with
     // it (created = false) instead of replacing the identity.
-    let operator = state.relay.sign_in(&key).await?;
-    let address = key.address();
-    let mut registered = None;
-    let mut device_on_chain = state.relay.chain_device(&address).await?;
-    if device_on_chain.is_none() {
-        let chain = state.relay.chain_status().await?;
-        let receipt = state
-            .relay
-            .send_call(
-                &key,
-                &chain.contracts.registry,
-                // CAP_MINT only: the device can use the operator's own secrets; enrolling a
-                // passkey adds the roles that need one.
-                SidecarRegistry::registerFirstMasterDeviceWithoutPasskeyCall {}.abi_encode(),
+    let mut operator = state.relay.sign_in(&key).await?;
+    let before = state.relay.chain_device(&address).await?;
+    let registered = match (&before, req.passkey) {
+        (Some(d), _) if d.revoked => return Err(ErrorCode::DeviceRevoked.into()),
+        (Some(d), _) if d.tier != Tier::Master => {
+            return Err(ApiError::new(
+                ErrorCode::ActorNotPermitted,
+                "this device is registered as an agent; it cannot become a master",
+            ))
+        }
+        (Some(d), true) if !d.has_passkey => Some(attach(&state, &progress, &key, d).await?),
+        (Some(_), _) => None,
+        (None, false) => {
+            progress.step("registering this device on chain (no passkey)");
+            let chain = state.relay.chain_status().await?;
+            Some(
+                state
+                    .relay
+                    .send_call(
+                        &key,
+                        &chain.contracts.registry,
+                        // CAP_MINT only: the device can use the operator's own secrets;
+                        // enrolling a passkey later adds the roles that need one.
+                        SidecarRegistry::registerFirstMasterDeviceWithoutPasskeyCall {}
+                            .abi_encode(),
+                    )
+                    .await?,
             )
-            .await?;
-        tracing::info!(device = %address, block = receipt.block_number, "registered on chain");
-        registered = Some(receipt);
-        // The session was issued to an unregistered device; take one that names its role.
-        state.relay.sign_in(&key).await?;
-        device_on_chain = state.relay.chain_device(&address).await?;
-    }
-    Ok(Json(InitResponse {
+        }
+        (None, true) => Some(first_master(&state, &progress, &key).await?),
+    };
+    let device_on_chain = if registered.is_some() {
+        tracing::info!(device = %address, "registered on chain");
+        // The session was issued before the change; take one that names the new roles.
+        operator = state.relay.sign_in(&key).await?;
+        state.relay.chain_device(&address).await?
+    } else {
+        before
+    };
+    Ok(InitResponse {
         device: address,
         operator,
         created,
         registered,
         device_on_chain,
-    }))
+    })
+}
+
+/// Enroll, then approve `registerFirstMasterDevice` with the new passkey.
+async fn first_master(
+    state: &AppState,
+    progress: &Progress,
+    key: &DeviceKey,
+) -> Result<TxReceiptView, ApiError> {
+    let address = key.address();
+    let passkey = passkey::enroll(state, progress, &address).await?;
+    let chain = state.relay.chain_status().await?;
+    let op = Omni::operator(&address);
+    let nonce = operator::operator(&state.relay, &op).await?.nonce;
+    let params = challenge::master_params(
+        &address,
+        roles::ALL,
+        &passkey.public_key,
+        &passkey.rp_id_hash,
+    );
+    let c = challenge::registry(
+        OpTag::RegisterFirstMaster,
+        &op,
+        params,
+        chain.chain_id,
+        nonce,
+    );
+    let assertion = passkey::approve_with(
+        state.role,
+        &passkey,
+        progress,
+        "Register this device as your first master device, with every role",
+        c,
+    )
+    .await?;
+    progress.step("registering this device on chain");
+    let call = SidecarRegistry::registerFirstMasterDeviceCall {
+        roles: roles::ALL,
+        k11X: U256::from_be_bytes(passkey.public_key.x),
+        k11Y: U256::from_be_bytes(passkey.public_key.y),
+        rpIdHash: B256::from(passkey.rp_id_hash),
+        assertion: to_registry(&assertion),
+    };
+    state
+        .relay
+        .send_call(key, &chain.contracts.registry, call.abi_encode())
+        .await
+}
+
+/// Enroll (or reuse the enrolled passkey), then approve `attachPasskey` with it.
+async fn attach(
+    state: &AppState,
+    progress: &Progress,
+    key: &DeviceKey,
+    device: &DeviceView,
+) -> Result<TxReceiptView, ApiError> {
+    let address = key.address();
+    let passkey = match crate::local::passkey::load(&state.data_dir)? {
+        Some(p) => p,
+        None => passkey::enroll(state, progress, &address).await?,
+    };
+    let chain = state.relay.chain_status().await?;
+    let nonce = operator::operator(&state.relay, &device.operator)
+        .await?
+        .nonce;
+    let params = challenge::attach_params(&address, &passkey.public_key, &passkey.rp_id_hash);
+    let c = challenge::registry(
+        OpTag::AttachPasskey,
+        &device.operator,
+        params,
+        chain.chain_id,
+        nonce,
+    );
+    let assertion = passkey::approve_with(
+        state.role,
+        &passkey,
+        progress,
+        "Attach this passkey to your master device and give it every role",
+        c,
+    )
+    .await?;
+    progress.step("attaching the passkey on chain");
+    let call = SidecarRegistry::attachPasskeyCall {
+        k11X: U256::from_be_bytes(passkey.public_key.x),
+        k11Y: U256::from_be_bytes(passkey.public_key.y),
+        rpIdHash: B256::from(passkey.rp_id_hash),
+        assertion: to_registry(&assertion),
+    };
+    state
+        .relay
+        .send_call(key, &chain.contracts.registry, call.abi_encode())
+        .await
+}
+
+/// A companion's init: its key and its passkey; the chain learns of it from the primary.
+async fn companion(
+    state: &AppState,
+    progress: &Progress,
+    key: &DeviceKey,
+    created: bool,
+    req: InitRequest,
+) -> Result<InitResponse, ApiError> {
+    let address = key.address();
+    if req.passkey && crate::local::passkey::load(&state.data_dir)?.is_none() {
+        passkey::enroll(state, progress, &address).await?;
+    }
+    let device_on_chain = state.relay.chain_device(&address).await?;
+    Ok(InitResponse {
+        device: address,
+        operator: device_on_chain
+            .as_ref()
+            .map(|d| d.operator)
+            .unwrap_or_else(|| Omni::operator(&address)),
+        created,
+        registered: None,
+        device_on_chain,
+    })
 }

@@ -1,11 +1,17 @@
 //! The socket API (`routes::daemon`): an axum router whose every answer, success or failure,
 //! is one of the core wire types.
 
+mod acting;
+mod agents;
 mod audit;
 mod chain;
+mod companion;
 mod error;
 mod init;
+mod jobs;
 mod json;
+mod masters;
+mod scope;
 mod secrets;
 mod status;
 
@@ -37,8 +43,23 @@ pub fn router(state: SharedState) -> Router {
         .route(paths::CHAIN_STATUS, get(chain::status))
         .route(paths::AUDIT_LOG, get(audit::log))
         .route(paths::AUDIT_VERIFY, post(audit::verify))
+        .route(paths::JOB, get(jobs::poll))
+        .route(paths::AGENTS, get(agents::list).post(agents::create))
+        .route(paths::AGENT_REVOKE, post(agents::revoke))
+        .route(paths::AGENT_TOKEN, post(agents::token))
+        .route(paths::AGENT_TOKEN_REVOKE, post(agents::revoke_token))
+        .route(paths::SCOPE_SET, post(scope::set))
+        .route(paths::SCOPE_REVOKE, post(scope::revoke))
+        .route(paths::SCOPE_SHOW, post(scope::show))
+        .route(paths::DEVICES, get(masters::list))
+        .route(paths::DEVICE_ADD, post(masters::add))
+        .route(paths::RECOVER_THRESHOLD, post(masters::threshold))
+        .route(paths::RECOVER_REVOKE, post(masters::revoke))
+        .route(paths::COMPANION_WHOAMI, get(companion::whoami))
+        .route(paths::COMPANION_APPROVE, post(companion::approve))
         .fallback(error::route_not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), acting::guard))
         .layer(middleware::from_fn(log_request))
         .with_state(state)
 }

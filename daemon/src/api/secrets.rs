@@ -7,52 +7,89 @@ use agentkeys_core::names::{validate_object_name, DataClass, Op, MAX_VALUE_BYTES
 use agentkeys_core::wire::{
     GetResponse, ListRequest, ListResponse, NameRequest, PutRequest, PutResponse, TeardownResponse,
 };
+use std::sync::Arc;
+
+use agentkeys_core::daemon_api::STORE_FOR_HEADER;
+use agentkeys_core::device_key::DeviceKey;
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::Json;
 
-use super::{ApiJson, ApiResult};
+use super::acting::{self, Acting};
+use super::{agents, ApiJson, ApiResult};
 use crate::state::SharedState;
+
+/// The key the vault call is made with: this device's, or the agent's the request acts as
+/// (checked by the guard), or, for `store --for`, the named agent's.
+async fn signer_key(
+    state: &SharedState,
+    headers: &HeaderMap,
+    store: bool,
+) -> Result<Arc<DeviceKey>, ApiError> {
+    match acting::resolve(state, headers)? {
+        Acting::Agent(name) => agents::agent_key(state, &name).await,
+        Acting::Device => match headers.get(STORE_FOR_HEADER) {
+            Some(v) if store => {
+                let name = v.to_str().map_err(|_| {
+                    ApiError::new(ErrorCode::BadRequest, "the agent name is not text")
+                })?;
+                agents::agent_key(state, name).await
+            }
+            Some(_) => Err(ApiError::new(
+                ErrorCode::BadRequest,
+                "only `store` may write for an agent; an agent reads with its own token",
+            )),
+            None => state.identity.require().await,
+        },
+    }
+}
 
 pub async fn store(
     State(state): State<SharedState>,
+    headers: HeaderMap,
     ApiJson(req): ApiJson<PutRequest>,
 ) -> ApiResult<PutResponse> {
-    put(&state, DataClass::Credentials, req).await
+    put(&state, &headers, DataClass::Credentials, req).await
 }
 
 pub async fn memory_put(
     State(state): State<SharedState>,
+    headers: HeaderMap,
     ApiJson(req): ApiJson<PutRequest>,
 ) -> ApiResult<PutResponse> {
-    put(&state, DataClass::Memory, req).await
+    put(&state, &headers, DataClass::Memory, req).await
 }
 
 pub async fn read(
     State(state): State<SharedState>,
+    headers: HeaderMap,
     ApiJson(req): ApiJson<NameRequest>,
 ) -> ApiResult<GetResponse> {
-    named(&state, DataClass::Credentials, Op::Fetch, req).await
+    named(&state, &headers, DataClass::Credentials, Op::Fetch, req).await
 }
 
 pub async fn memory_get(
     State(state): State<SharedState>,
+    headers: HeaderMap,
     ApiJson(req): ApiJson<NameRequest>,
 ) -> ApiResult<GetResponse> {
-    named(&state, DataClass::Memory, Op::Fetch, req).await
+    named(&state, &headers, DataClass::Memory, Op::Fetch, req).await
 }
 
 pub async fn remove(
     State(state): State<SharedState>,
+    headers: HeaderMap,
     ApiJson(req): ApiJson<NameRequest>,
 ) -> ApiResult<TeardownResponse> {
-    named(&state, DataClass::Credentials, Op::Teardown, req).await
+    named(&state, &headers, DataClass::Credentials, Op::Teardown, req).await
 }
 
 pub async fn list(
     State(state): State<SharedState>,
+    headers: HeaderMap,
     ApiJson(req): ApiJson<ListRequest>,
 ) -> ApiResult<ListResponse> {
-    let key = state.identity.require().await?;
+    let key = signer_key(&state, &headers, false).await?;
     let resp = state
         .relay
         .vault(&key, DataClass::Credentials, Op::List, "", &req)
@@ -60,10 +97,15 @@ pub async fn list(
     Ok(Json(resp))
 }
 
-async fn put(state: &SharedState, dc: DataClass, req: PutRequest) -> ApiResult<PutResponse> {
+async fn put(
+    state: &SharedState,
+    headers: &HeaderMap,
+    dc: DataClass,
+    req: PutRequest,
+) -> ApiResult<PutResponse> {
     validate_object_name(&req.name)?;
     check_value(&req)?;
-    let key = state.identity.require().await?;
+    let key = signer_key(state, headers, true).await?;
     let resp = state
         .relay
         .vault(&key, dc, Op::Store, &req.name, &req)
@@ -73,12 +115,13 @@ async fn put(state: &SharedState, dc: DataClass, req: PutRequest) -> ApiResult<P
 
 async fn named<Resp: serde::de::DeserializeOwned>(
     state: &SharedState,
+    headers: &HeaderMap,
     dc: DataClass,
     op: Op,
     req: NameRequest,
 ) -> ApiResult<Resp> {
     validate_object_name(&req.name)?;
-    let key = state.identity.require().await?;
+    let key = signer_key(state, headers, false).await?;
     let resp = state.relay.vault(&key, dc, op, &req.name, &req).await?;
     Ok(Json(resp))
 }

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use agentkeys_core::identity::Address;
 use agentkeys_core::names::{DataClass, Op};
 use zeroize::Zeroizing;
 
@@ -15,7 +16,8 @@ const CAP_MARGIN_SECS: u64 = 30;
 /// must not grow the daemon without limit.
 const MAX_ENTRIES: usize = 1024;
 
-type CapKey = (DataClass, Op, String);
+/// (device, class, operation, name): the daemon holds caps for itself and for its agents.
+type CapKey = (Address, DataClass, Op, String);
 
 struct CachedCap {
     token: Zeroizing<String>,
@@ -31,6 +33,7 @@ impl CapCache {
     /// A cached capability, unless it expires soon.
     pub(crate) fn take_for_use(
         &self,
+        device: &Address,
         dc: DataClass,
         op: Op,
         name: &str,
@@ -38,14 +41,16 @@ impl CapCache {
     ) -> Option<Zeroizing<String>> {
         let entries = self.entries.lock().ok()?;
         let cap = entries
-            .get(&(dc, op, name.to_string()))
+            .get(&(*device, dc, op, name.to_string()))
             .filter(|c| now + CAP_MARGIN_SECS < c.expires_at)?;
         Some(cap.token.clone())
     }
 
     /// Caches a freshly minted capability.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn put(
         &self,
+        device: &Address,
         dc: DataClass,
         op: Op,
         name: &str,
@@ -62,7 +67,10 @@ impl CapCache {
                 entries.clear();
             }
         }
-        entries.insert((dc, op, name.to_string()), CachedCap { token, expires_at });
+        entries.insert(
+            (*device, dc, op, name.to_string()),
+            CachedCap { token, expires_at },
+        );
     }
 
     pub(crate) fn clear(&self) {
@@ -76,28 +84,30 @@ impl CapCache {
 mod tests {
     use super::*;
 
+    const D: Address = Address([7; 20]);
+
     #[test]
     fn entries_expire_with_margin_and_are_keyed_by_name() {
         let cache = CapCache::default();
         let (cred, fetch) = (DataClass::Credentials, Op::Fetch);
-        cache.put(cred, fetch, "a", Zeroizing::new("t".into()), 1000, 0);
-        assert!(cache.take_for_use(cred, fetch, "a", 969).is_some());
-        assert!(cache.take_for_use(cred, fetch, "a", 970).is_none());
-        assert!(cache.take_for_use(cred, fetch, "b", 1).is_none());
+        cache.put(&D, cred, fetch, "a", Zeroizing::new("t".into()), 1000, 0);
+        assert!(cache.take_for_use(&D, cred, fetch, "a", 969).is_some());
+        assert!(cache.take_for_use(&D, cred, fetch, "a", 970).is_none());
+        assert!(cache.take_for_use(&D, cred, fetch, "b", 1).is_none());
         assert!(cache
-            .take_for_use(DataClass::Memory, fetch, "a", 1)
+            .take_for_use(&D, DataClass::Memory, fetch, "a", 1)
             .is_none());
-        assert!(cache.take_for_use(cred, Op::Store, "a", 1).is_none());
+        assert!(cache.take_for_use(&D, cred, Op::Store, "a", 1).is_none());
         cache.clear();
-        assert!(cache.take_for_use(cred, fetch, "a", 1).is_none());
+        assert!(cache.take_for_use(&D, cred, fetch, "a", 1).is_none());
     }
 
     #[test]
     fn a_capability_serves_many_proofs_in_one_second() {
         let cache = CapCache::default();
         let (cred, fetch) = (DataClass::Credentials, Op::Fetch);
-        cache.put(cred, fetch, "a", Zeroizing::new("t".into()), 1000, 10);
-        assert!(cache.take_for_use(cred, fetch, "a", 10).is_some());
-        assert!(cache.take_for_use(cred, fetch, "a", 10).is_some());
+        cache.put(&D, cred, fetch, "a", Zeroizing::new("t".into()), 1000, 10);
+        assert!(cache.take_for_use(&D, cred, fetch, "a", 10).is_some());
+        assert!(cache.take_for_use(&D, cred, fetch, "a", 10).is_some());
     }
 }

@@ -12,6 +12,8 @@ use zeroize::Zeroizing;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const TOTAL_TIMEOUT: Duration = Duration::from_secs(30);
+/// An error answer is one short JSON object.
+const ERROR_BODY_LIMIT: usize = 64 * 1024;
 
 pub(crate) struct Http {
     base: String,
@@ -91,6 +93,45 @@ impl Http {
             req = req.bearer_auth(token);
         }
         self.send(path, req).await
+    }
+
+    /// Opens a long-lived GET (server-sent events) with the session: the client's total
+    /// timeout would cut it, so this request has its own, `lifetime`. A non-2xx answer becomes
+    /// the relay's error, as for [`Http::post`].
+    pub(crate) async fn open_stream(
+        &self,
+        path: &str,
+        bearer: &str,
+        lifetime: Duration,
+    ) -> Result<reqwest::Response, ApiError> {
+        let req = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .header(reqwest::header::ACCEPT, "text/event-stream")
+            .bearer_auth(bearer)
+            .timeout(lifetime);
+        let resp = req.send().await.map_err(|e| self.transport_error(&e))?;
+        if resp.status().is_success() {
+            return Ok(resp);
+        }
+        // Reuse the bounded reading and error mapping of ordinary answers.
+        let status = resp.status().as_u16();
+        let mut resp = resp;
+        let mut body = Vec::new();
+        while let Ok(Some(chunk)) = resp.chunk().await {
+            if body.len() + chunk.len() > ERROR_BODY_LIMIT {
+                body.clear();
+                break;
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Err(match serde_json::from_slice::<ErrorBody>(&body) {
+            Ok(err) => err.into_api_error(),
+            Err(_) => ApiError::new(
+                ErrorCode::RelayProtocol,
+                format!("the relay answered {path} with HTTP {status} and no error body"),
+            ),
+        })
     }
 
     async fn send(

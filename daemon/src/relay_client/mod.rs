@@ -1,12 +1,14 @@
 //! The daemon's client of the relay: sign-in (SIWE with K10), capability minting and vault
 //! calls with a proof of possession, with the session and capabilities cached.
 
+pub mod approvals;
 mod calls;
 mod caps;
 pub mod chain_tx;
 mod http;
 mod session;
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use agentkeys_core::cap::peek_claims;
@@ -32,9 +34,9 @@ const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub struct RelayClient {
     http: Http,
-    // An async mutex so that concurrent requests wait for one sign-in instead of each
-    // signing in.
-    session: Mutex<Option<CachedSession>>,
+    // Per device key (this device and its agents). An async mutex so that concurrent
+    // requests wait for one sign-in instead of each signing in.
+    sessions: Mutex<HashMap<Address, CachedSession>>,
     caps: CapCache,
 }
 
@@ -42,7 +44,7 @@ impl RelayClient {
     pub fn new(base_url: &str) -> Result<RelayClient, ApiError> {
         Ok(RelayClient {
             http: Http::new(base_url)?,
-            session: Mutex::new(None),
+            sessions: Mutex::new(HashMap::new()),
             caps: CapCache::default(),
         })
     }
@@ -58,17 +60,17 @@ impl RelayClient {
     /// Signs in afresh (dropping any cached session) and returns the operator.
     pub async fn sign_in(&self, key: &DeviceKey) -> Result<Omni, ApiError> {
         self.forget().await;
-        let mut slot = self.session.lock().await;
+        let mut sessions = self.sessions.lock().await;
         let fresh = session::sign_in(&self.http, key).await?;
         let operator = fresh.operator;
-        *slot = Some(fresh);
+        sessions.insert(fresh.device, fresh);
         Ok(operator)
     }
 
-    /// Drops the cached session and capabilities.
+    /// Drops every cached session and capability.
     pub async fn forget(&self) {
         self.caps.clear();
-        *self.session.lock().await = None;
+        self.sessions.lock().await.clear();
     }
 
     /// One vault operation on `name` (ignored for list). If the relay refuses a cached session
@@ -85,7 +87,7 @@ impl RelayClient {
         let svc = if op == Op::List { LIST_ALL } else { name };
         let body = encode(req)?;
         match self.vault_once(key, dc, op, svc, &body).await {
-            Err(e) if is_stale_token(&e) => {
+            Err(e) if is_stale_token(&e) || is_outdated_session(&e) => {
                 tracing::info!(code = %e.code, "relay refused a cached token; signing in again");
                 self.forget().await;
                 self.vault_once(key, dc, op, svc, &body).await
@@ -129,27 +131,31 @@ impl RelayClient {
         svc: &str,
         now: u64,
     ) -> Result<Zeroizing<String>, ApiError> {
-        if let Some(cap) = self.caps.take_for_use(dc, op, svc, now) {
+        let address = key.address();
+        if let Some(cap) = self.caps.take_for_use(&address, dc, op, svc, now) {
             return Ok(cap);
         }
-        let address = key.address();
-        let session = self.session_token(key, &address).await?;
-        // A device is its own operator for now, acting for itself.
-        let operator = Omni::operator(&address);
+        let session = self.session(key, &address).await?;
+        // The relay took operator and actor from the chain at sign-in: a master acts for its
+        // operator, an agent for its own actor.
         let req = encode(&CapRequest {
-            operator,
-            actor: operator,
+            operator: session.operator,
+            actor: session.actor,
             service: svc.to_string(),
             ttl_secs: None,
         })?;
         let path = routes::cap_route(dc, op);
-        let reply = self.http.post(path, Some(&session), None, req).await?;
+        let reply = self
+            .http
+            .post(path, Some(&session.token), None, req)
+            .await?;
         let minted: CapResponse = decode(path, &reply)?;
         let token = Zeroizing::new(minted.cap.clone());
         let expires_at = peek_claims(&token)
             .map(|c| c.exp.min(minted.expires_at))
             .unwrap_or(minted.expires_at);
-        self.caps.put(dc, op, svc, token.clone(), expires_at, now);
+        self.caps
+            .put(&address, dc, op, svc, token.clone(), expires_at, now);
         Ok(token)
     }
 
@@ -158,14 +164,20 @@ impl RelayClient {
         key: &DeviceKey,
         address: &Address,
     ) -> Result<Zeroizing<String>, ApiError> {
-        let mut slot = self.session.lock().await;
-        if let Some(s) = slot.as_ref().filter(|s| s.usable_for(address, now_secs())) {
-            return Ok(s.token.clone());
+        Ok(self.session(key, address).await?.token)
+    }
+
+    async fn session(&self, key: &DeviceKey, address: &Address) -> Result<CachedSession, ApiError> {
+        let mut sessions = self.sessions.lock().await;
+        if let Some(s) = sessions
+            .get(address)
+            .filter(|s| s.usable_for(address, now_secs()))
+        {
+            return Ok(s.clone());
         }
         let fresh = session::sign_in(&self.http, key).await?;
-        let token = fresh.token.clone();
-        *slot = Some(fresh);
-        Ok(token)
+        sessions.insert(*address, fresh.clone());
+        Ok(fresh)
     }
 }
 
@@ -175,6 +187,15 @@ fn is_stale_token(e: &ApiError) -> bool {
         let code = e.code.as_str();
         code.starts_with("cap_") || code.starts_with("session_")
     }
+}
+
+/// The session names an operator the chain no longer gives this device: it was issued before
+/// the device was registered (a companion added as a master) or re-registered.
+fn is_outdated_session(e: &ApiError) -> bool {
+    matches!(
+        e.code,
+        ErrorCode::DeviceNotRegistered | ErrorCode::OperatorMismatch
+    )
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ pub(crate) struct CachedSession {
     pub expires_at: u64,
     pub device: Address,
     pub operator: Omni,
+    pub actor: Omni,
 }
 
 impl fmt::Debug for CachedSession {
@@ -67,5 +68,6 @@ pub(crate) async fn sign_in(http: &Http, key: &DeviceKey) -> Result<CachedSessio
         expires_at: session.expires_at,
         device: address,
         operator: session.operator,
+        actor: session.actor,
     })
 }

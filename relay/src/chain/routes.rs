@@ -63,6 +63,7 @@ pub fn router(api: Arc<ChainApi>) -> Router {
         .route(routes::CHAIN_STATUS, get(status))
         .route(routes::CHAIN_DEVICE, get(device))
         .route(routes::CHAIN_SCOPE, get(scope))
+        .route(routes::CHAIN_OPERATOR, get(operator))
         .route(routes::CHAIN_EPOCH, get(epoch))
         .route(routes::CHAIN_AUDIT_ROOT, get(audit_root))
         .route(routes::CHAIN_EVENTS, get(events))
@@ -156,6 +157,17 @@ async fn scope(
         .await
         .map_err(chain_failure)?;
     Ok(json_ok(&s))
+}
+
+async fn operator(
+    State(api): State<Arc<ChainApi>>,
+    Path(operator): Path<String>,
+) -> Result<Response, ApiFailure> {
+    let operator = parse_omni(&operator)?;
+    let view = views::operator(api.chain.as_ref(), &operator)
+        .await
+        .map_err(chain_failure)?;
+    Ok(json_ok(&view))
 }
 
 async fn epoch(State(api): State<Arc<ChainApi>>) -> Result<Response, ApiFailure> {

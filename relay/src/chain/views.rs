@@ -4,7 +4,7 @@ use super::{ChainAdapter, ChainError};
 use agentkeys_contracts::bindings::{
     AgentKeysScope, CredentialAudit, K3EpochCounter, SidecarRegistry,
 };
-use agentkeys_core::chain::{AuditRootView, DeviceView, ScopeView, Tier};
+use agentkeys_core::chain::{AuditRootView, DeviceView, OperatorView, ScopeView, Tier};
 use agentkeys_core::identity::{Address as CoreAddress, Omni};
 use alloy::primitives::{Address, B256, U256};
 use alloy::sol_types::SolCall;
@@ -78,6 +78,46 @@ pub async fn operator_nonce(chain: &dyn ChainAdapter, operator: &Omni) -> Result
     )
     .await?;
     Ok(n.saturating_to::<u64>())
+}
+
+/// The operator's nonce, recovery settings and every device registered to it (revoked too).
+pub async fn operator(
+    chain: &dyn ChainAdapter,
+    operator: &Omni,
+) -> Result<OperatorView, ChainError> {
+    let registry = chain.contracts().registry;
+    let op = b256(operator);
+    let threshold = read(
+        chain,
+        registry,
+        SidecarRegistry::recoveryThresholdCall { operatorOmni: op },
+    )
+    .await?;
+    let active = read(
+        chain,
+        registry,
+        SidecarRegistry::activeRecoveryMastersCall { operatorOmni: op },
+    )
+    .await?;
+    let hashes = read(
+        chain,
+        registry,
+        SidecarRegistry::getOperatorDevicesCall { operatorOmni: op },
+    )
+    .await?;
+    let mut devices = Vec::with_capacity(hashes.len());
+    for hash in hashes {
+        if let Some(d) = device(chain, hash).await? {
+            devices.push(d);
+        }
+    }
+    Ok(OperatorView {
+        operator: *operator,
+        nonce: operator_nonce(chain, operator).await?,
+        recovery_threshold: threshold.saturating_to::<u32>(),
+        active_recovery_masters: active.saturating_to::<u32>(),
+        devices,
+    })
 }
 
 pub async fn in_scope(

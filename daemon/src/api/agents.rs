@@ -1,0 +1,275 @@
+//! `agentkeys agent create|list|revoke` and the per-child tokens of `agentkeys run --agent`.
+
+use std::sync::Arc;
+
+use agentkeys_contracts::bindings::SidecarRegistry;
+use agentkeys_core::chain::{DeviceView, Tier};
+use agentkeys_core::daemon_api::{
+    AgentList, AgentNameRequest, AgentRevoked, AgentToken, AgentTokenRevoke, AgentView,
+};
+use agentkeys_core::device_key::DeviceKey;
+use agentkeys_core::error::{ApiError, ErrorCode};
+use agentkeys_core::identity::Omni;
+use agentkeys_core::names::validate_agent_label;
+use agentkeys_core::time_util::now_secs;
+use alloy::primitives::B256;
+use alloy::sol_types::SolCall;
+use axum::extract::State;
+use axum::Json;
+
+use super::{ApiJson, ApiResult};
+use crate::chain_ops::challenge::{evm, service_hash};
+use crate::chain_ops::operator;
+use crate::local::agents::AgentRecord;
+use crate::state::{AppState, SharedState};
+
+/// This device as an active master: its key and on-chain entry.
+pub(super) async fn master(state: &AppState) -> Result<(Arc<DeviceKey>, DeviceView), ApiError> {
+    let key = state.identity.require().await?;
+    let me = state
+        .relay
+        .chain_device(&key.address())
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::DeviceNotRegistered,
+                "this device is not registered on chain; run `agentkeys init`",
+            )
+        })?;
+    if me.revoked {
+        return Err(ErrorCode::DeviceRevoked.into());
+    }
+    if me.tier != Tier::Master {
+        return Err(ApiError::new(
+            ErrorCode::ActorNotPermitted,
+            "only a master device manages agents",
+        ));
+    }
+    Ok((key, me))
+}
+
+/// The active agent `name`, or why there is none.
+pub(super) async fn active(state: &AppState, name: &str) -> Result<AgentRecord, ApiError> {
+    if let Some(a) = state.agents.active(name).await? {
+        return Ok(a);
+    }
+    let any = state.agents.all().await?.iter().any(|a| a.name == name);
+    Err(if any {
+        ApiError::new(
+            ErrorCode::AgentRevoked,
+            format!("agent {name} has been revoked"),
+        )
+    } else {
+        ApiError::new(
+            ErrorCode::AgentNotFound,
+            format!("there is no agent named {name}"),
+        )
+    })
+}
+
+/// The device key of the active agent `name`.
+pub(super) async fn agent_key(state: &AppState, name: &str) -> Result<Arc<DeviceKey>, ApiError> {
+    let a = active(state, name).await?;
+    state.agent_keys.load(&a.name, a.generation).await
+}
+
+pub async fn create(
+    State(state): State<SharedState>,
+    ApiJson(req): ApiJson<AgentNameRequest>,
+) -> ApiResult<AgentView> {
+    validate_agent_label(&req.name)?;
+    let (key, me) = master(&state).await?;
+    let name = req.name;
+    let record = match state.agents.active(&name).await? {
+        Some(a) if a.registered => {
+            return Err(ApiError::new(
+                ErrorCode::AgentExists,
+                format!("agent {name} already exists; revoke it first to replace it"),
+            )
+            .into())
+        }
+        // A creation that stopped before its block: finish it with the same key.
+        Some(a) => a,
+        None => {
+            let generation = state
+                .agents
+                .all()
+                .await?
+                .iter()
+                .filter(|a| a.name == name)
+                .map(|a| a.generation)
+                .max()
+                .map_or(1, |g| g.saturating_add(1));
+            let actor = Omni::agent(&me.operator, &name, generation)?;
+            let agent_key = state.agent_keys.ensure(&name, generation).await?;
+            let record = AgentRecord {
+                name: name.clone(),
+                generation,
+                device: agent_key.address(),
+                actor,
+                created_at: now_secs(),
+                registered: false,
+                revoked: false,
+                scope: vec![],
+            };
+            let r = record.clone();
+            state
+                .agents
+                .update(move |list| {
+                    list.push(r);
+                    Ok(())
+                })
+                .await?;
+            record
+        }
+    };
+    let chain = state.relay.chain_status().await?;
+    state
+        .relay
+        .send_call(
+            &key,
+            &chain.contracts.registry,
+            SidecarRegistry::registerAgentDeviceCall {
+                agentAddress: evm(&record.device),
+                actorOmni: B256::from(record.actor.0),
+            }
+            .abi_encode(),
+        )
+        .await?;
+    let (n, g) = (record.name.clone(), record.generation);
+    state
+        .agents
+        .update(move |list| {
+            for a in list.iter_mut().filter(|a| a.name == n && a.generation == g) {
+                a.registered = true;
+            }
+            Ok(())
+        })
+        .await?;
+    tracing::info!(agent = %record.name, generation = record.generation, "agent registered");
+    let view = view(
+        &state,
+        &me.operator,
+        AgentRecord {
+            registered: true,
+            ..record
+        },
+    )
+    .await?;
+    Ok(Json(view))
+}
+
+pub async fn list(State(state): State<SharedState>) -> ApiResult<AgentList> {
+    let key = state.identity.require().await?;
+    let operator = match state.relay.chain_device(&key.address()).await? {
+        Some(d) => d.operator,
+        None => Omni::operator(&key.address()),
+    };
+    let mut agents = Vec::new();
+    for a in state.agents.all().await? {
+        agents.push(view(&state, &operator, a).await?);
+    }
+    Ok(Json(AgentList { agents }))
+}
+
+pub async fn revoke(
+    State(state): State<SharedState>,
+    ApiJson(req): ApiJson<AgentNameRequest>,
+) -> ApiResult<AgentRevoked> {
+    let (key, me) = master(&state).await?;
+    let record = active(&state, &req.name).await?;
+    let chain = state.relay.chain_status().await?;
+    let receipt = state
+        .relay
+        .send_call(
+            &key,
+            &chain.contracts.registry,
+            SidecarRegistry::revokeAgentDeviceCall {
+                deviceKeyHash: B256::from(record.device.device_key_hash()),
+            }
+            .abi_encode(),
+        )
+        .await?;
+    // Children running as the agent lose the daemon at once; the relay refuses its key too.
+    state.agent_tokens.revoke_agent(&record.name);
+    let (n, g) = (record.name.clone(), record.generation);
+    state
+        .agents
+        .update(move |list| {
+            for a in list.iter_mut().filter(|a| a.name == n && a.generation == g) {
+                a.revoked = true;
+            }
+            Ok(())
+        })
+        .await?;
+    tracing::info!(agent = %record.name, "agent revoked");
+    let agent = view(
+        &state,
+        &me.operator,
+        AgentRecord {
+            revoked: true,
+            ..record
+        },
+    )
+    .await?;
+    Ok(Json(AgentRevoked { agent, receipt }))
+}
+
+pub async fn token(
+    State(state): State<SharedState>,
+    ApiJson(req): ApiJson<AgentNameRequest>,
+) -> ApiResult<AgentToken> {
+    let record = active(&state, &req.name).await?;
+    let token = state.agent_tokens.issue(&record.name)?;
+    Ok(Json(AgentToken {
+        agent: record.name,
+        token: token.to_string(),
+    }))
+}
+
+pub async fn revoke_token(
+    State(state): State<SharedState>,
+    ApiJson(req): ApiJson<AgentTokenRevoke>,
+) -> ApiResult<serde_json::Value> {
+    let revoked = state.agent_tokens.revoke(&req.token);
+    Ok(Json(serde_json::json!({ "revoked": revoked })))
+}
+
+/// The agent with its chain entry and scope (names where this device set them).
+pub(super) async fn view(
+    state: &AppState,
+    operator: &Omni,
+    a: AgentRecord,
+) -> Result<AgentView, ApiError> {
+    let on_chain = state.relay.chain_device(&a.device).await?;
+    let scope = if a.revoked || on_chain.is_none() {
+        vec![]
+    } else {
+        let s = operator::scope(&state.relay, operator, &a.actor).await?;
+        scope_names(&s.services, &a.scope)
+    };
+    Ok(AgentView {
+        name: a.name,
+        generation: a.generation,
+        device: a.device,
+        actor: a.actor,
+        created_at: a.created_at,
+        revoked: a.revoked,
+        on_chain,
+        scope,
+    })
+}
+
+/// The chain's service hashes as names, where one of `known` hashes to it.
+pub(super) fn scope_names(hashes: &[String], known: &[String]) -> Vec<String> {
+    hashes
+        .iter()
+        .map(|h| {
+            known
+                .iter()
+                .find(|n| format!("{:#x}", service_hash(n)) == *h)
+                .cloned()
+                .unwrap_or_else(|| h.clone())
+        })
+        .collect()
+}

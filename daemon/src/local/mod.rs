@@ -1,0 +1,8 @@
+//! The daemon's own small files (0600 in a 0700 folder): the enrolled passkey's public part
+//! and the agents this device created. Neither holds a secret; the keys stay in the keychain.
+
+pub mod agents;
+mod files;
+pub mod passkey;
+
+pub use files::{read_json, write_json};

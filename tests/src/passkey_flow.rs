@@ -1,0 +1,129 @@
+//! Driving the CLI's passkey prompts from a test: a `$BROWSER` that records each ceremony URL
+//! the daemon opens (instead of opening it), and helpers that run a command while Chromium
+//! (with a virtual authenticator) visits the recorded pages.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::browser::Page;
+use crate::stack::Stack;
+
+/// A `$BROWSER` script and the file it appends URLs to.
+pub struct Recorder {
+    pub script: PathBuf,
+    file: PathBuf,
+    seen: usize,
+}
+
+impl Recorder {
+    pub fn new(dir: &Path, name: &str) -> Recorder {
+        let file = dir.join(format!("{name}-urls"));
+        let script = dir.join(format!("{name}-browser.sh"));
+        std::fs::write(
+            &script,
+            format!("#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\n", file.display()),
+        )
+        .expect("write the recorder");
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
+            .expect("chmod the recorder");
+        Recorder {
+            script,
+            file,
+            seen: 0,
+        }
+    }
+
+    /// The next URL opened through this recorder (60 s at most).
+    pub async fn next(&mut self) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let text = std::fs::read_to_string(&self.file).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            if lines.len() > self.seen {
+                self.seen += 1;
+                return lines[self.seen - 1].to_string();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no ceremony page was opened via {}",
+                self.script.display()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Opens the next recorded page in Chromium.
+    pub async fn approve_next(&mut self, page: &Page) {
+        let url = self.next().await;
+        assert!(
+            url.starts_with("http://localhost:") || url.starts_with("http://companion.localhost:"),
+            "{url}"
+        );
+        page.navigate(&url).await;
+    }
+
+    /// How many pages were opened so far.
+    pub fn opened(&self) -> usize {
+        std::fs::read_to_string(&self.file)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    }
+}
+
+pub fn spawn(s: &Stack, args: &[&str]) -> Child {
+    s.command(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn agentkeys")
+}
+
+pub async fn finish(child: Child) -> Output {
+    tokio::task::spawn_blocking(move || child.wait_with_output().expect("wait"))
+        .await
+        .expect("join")
+}
+
+pub fn text(out: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+pub fn ok(out: &Output) -> String {
+    assert!(out.status.success(), "{}", text(out));
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// Asserts the exit status and that the one error line ends with `(code)`.
+pub fn refused(out: &Output, exit: i32, code: &str) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(exit), "{}", text(out));
+    assert!(
+        err.trim_end().ends_with(&format!("({code})")),
+        "{}",
+        text(out)
+    );
+}
+
+/// Runs `args`, approving `pages` ceremony pages opened through `rec` in Chromium.
+pub async fn with_passkey(
+    s: &Stack,
+    page: &Page,
+    rec: &mut Recorder,
+    args: &[&str],
+    pages: usize,
+) -> Output {
+    let child = spawn(s, args);
+    for _ in 0..pages {
+        rec.approve_next(page).await;
+    }
+    finish(child).await
+}

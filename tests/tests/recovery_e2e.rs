@@ -1,0 +1,220 @@
+//! Companions and M-of-N recovery end to end, with a real headless Chromium and a virtual
+//! authenticator. Three real daemons share one embedded relay: the primary, a companion on
+//! the same machine (RP ID companion.localhost, its own key, socket and files) and a spare
+//! master in another home. Each opens its ceremony pages through its own recording `$BROWSER`,
+//! so the test knows which device asks; approvals between devices travel through the relay.
+//!
+//! init → companion init → device add (primary's passkey + the companion's own proof) →
+//! spare added the same way → threshold 2 → stranding refused before anything is shown →
+//! the spare revoked by 2-of-2 (primary + companion) → the spare's requests refused.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use agentkeys_tests::browser::{AuthenticatorOptions, Browser};
+use agentkeys_tests::passkey_flow::{finish, ok, refused, spawn, text, with_passkey, Recorder};
+use agentkeys_tests::process::Managed;
+use agentkeys_tests::stack::Stack;
+
+/// `agentkeys-daemon serve --companion` in `home`, with its own `$BROWSER`.
+fn companion(home: &std::path::Path, relay_url: &str, browser: &std::path::Path) -> Managed {
+    let log = std::fs::File::create(home.join("companion.log")).unwrap();
+    let child = Command::new(agentkeys_tests::bin("agentkeys-daemon"))
+        .args(["serve", "--companion", "--relay-url", relay_url])
+        .env("AGENTKEYS_HOME", home)
+        .env("BROWSER", browser)
+        .env("RUST_LOG", "info")
+        .env_remove("AGENTKEYS_SOCKET")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start the companion daemon");
+    let managed = Managed::new("companion", child);
+    let socket = home.join("run/companion.sock");
+    assert!(
+        agentkeys_tests::process::wait_until(Duration::from_secs(20), || socket.exists()),
+        "the companion did not start: {}",
+        std::fs::read_to_string(home.join("companion.log")).unwrap_or_default()
+    );
+    managed
+}
+
+/// The CLI pointed at a companion's socket, in its home.
+fn companion_cli(s: &Stack, home: &std::path::Path, args: &[&str]) -> Command {
+    let mut cmd = s.command(args);
+    cmd.env("AGENTKEYS_HOME", home)
+        .env("AGENTKEYS_SOCKET", home.join("run/companion.sock"));
+    cmd
+}
+
+fn json(out: &std::process::Output) -> serde_json::Value {
+    serde_json::from_str(&ok(out)).unwrap_or_else(|e| panic!("{e}: {}", text(out)))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn companions_approve_additions_and_a_two_of_two_revocation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut primary = Recorder::new(tmp.path(), "primary");
+    let mut comp = Recorder::new(tmp.path(), "companion");
+    let mut spare_rec = Recorder::new(tmp.path(), "spare");
+    let s = Stack::new().with_env("BROWSER", &primary.script);
+    s.ok(&["up"], None);
+    let relay_addr = std::fs::read_to_string(s.relay_data_dir().join("relay.addr")).unwrap();
+    let relay_url = format!("http://{}", relay_addr.trim());
+
+    let browser = Browser::start().await;
+    let page = browser.new_page().await;
+    page.enable_virtual_authenticator(AuthenticatorOptions::default())
+        .await;
+
+    ok(&with_passkey(&s, &page, &mut primary, &["init"], 2).await);
+
+    // The companion on this machine, and a spare master in another home.
+    let _companion = companion(s.home(), &relay_url, &comp.script);
+    let spare_home = tempfile::Builder::new()
+        .prefix("ak")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let _spare = companion(spare_home.path(), &relay_url, &spare_rec.script);
+
+    let child = companion_cli(&s, s.home(), &["companion", "init"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    comp.approve_next(&page).await;
+    let out = finish(child).await;
+    assert!(ok(&out).contains("companion device: 0x"), "{}", text(&out));
+    let comp_who = json(
+        &companion_cli(&s, s.home(), &["companion", "whoami", "--json"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(comp_who["rp_id"], "companion.localhost");
+    let comp_addr = comp_who["device"].as_str().unwrap().to_string();
+
+    let child = companion_cli(&s, spare_home.path(), &["companion", "init"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    spare_rec.approve_next(&page).await;
+    ok(&finish(child).await);
+    let spare_who_file = tmp.path().join("spare-whoami.json");
+    let spare_who = companion_cli(&s, spare_home.path(), &["companion", "whoami", "--json"])
+        .output()
+        .unwrap();
+    std::fs::write(&spare_who_file, &spare_who.stdout).unwrap();
+    let spare_addr = json(&spare_who)["device"].as_str().unwrap().to_string();
+
+    // device add: the primary's passkey approves, the companion proves its own (via the relay).
+    let child = spawn(&s, &["device", "add"]);
+    primary.approve_next(&page).await;
+    comp.approve_next(&page).await;
+    let out = finish(child).await;
+    let added = ok(&out);
+    assert!(
+        added.contains(&format!("added master {comp_addr}")),
+        "{}",
+        text(&out)
+    );
+    assert!(added.contains("recovery: 1 of 2"), "{added}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("passkey needed [primary · localhost]: Add device"),
+        "{err}"
+    );
+
+    // The spare, from its pasted whoami (as from another machine).
+    let child = spawn(
+        &s,
+        &[
+            "device",
+            "add",
+            "--whoami",
+            spare_who_file.to_str().unwrap(),
+        ],
+    );
+    primary.approve_next(&page).await;
+    spare_rec.approve_next(&page).await;
+    let out = finish(child).await;
+    assert!(ok(&out).contains("recovery: 1 of 3"), "{}", text(&out));
+    // A device registered already is refused before any page.
+    refused(
+        &s.run(
+            &[
+                "device",
+                "add",
+                "--whoami",
+                spare_who_file.to_str().unwrap(),
+            ],
+            None,
+        ),
+        6,
+        "device_already_registered",
+    );
+
+    // The spare is a master of the same operator: it reads the operator's secrets.
+    s.ok(&["store", "openrouter"], Some(b"sk-or-shared-1"));
+    let spare_read = companion_cli(&s, spare_home.path(), &["read", "openrouter"])
+        .output()
+        .unwrap();
+    assert_eq!(ok(&spare_read).trim(), "sk-or-shared-1");
+
+    // Threshold 2: the current threshold (1) needs this device's passkey only.
+    let out = with_passkey(&s, &page, &mut primary, &["recover", "threshold", "2"], 1).await;
+    assert!(ok(&out).contains("recovery: 2 of 3"), "{}", text(&out));
+    refused(
+        &s.run(&["recover", "threshold", "4"], None),
+        7,
+        "threshold_invalid",
+    );
+
+    // The spare is revoked by 2-of-2: this device, then the companion through the relay.
+    let opened_by_spare = spare_rec.opened();
+    let child = spawn(&s, &["recover", "revoke-device", &spare_addr]);
+    primary.approve_next(&page).await;
+    comp.approve_next(&page).await;
+    let out = finish(child).await;
+    let revoked = ok(&out);
+    assert!(
+        revoked.contains(&format!("revoked master {spare_addr}")),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        revoked.contains(&comp_addr),
+        "the companion approved: {revoked}"
+    );
+    assert!(revoked.contains("recovery: 2 of 2"), "{revoked}");
+    assert_eq!(
+        spare_rec.opened(),
+        opened_by_spare,
+        "the target is never asked"
+    );
+
+    // The revoked device is refused by the relay at once.
+    let spare_read = companion_cli(&s, spare_home.path(), &["read", "openrouter"])
+        .output()
+        .unwrap();
+    refused(&spare_read, 6, "device_revoked");
+
+    // Now revoking the companion would strand the operator: refused before any page.
+    let before = primary.opened();
+    refused(
+        &s.run(&["recover", "revoke-device", &comp_addr], None),
+        6,
+        "would_strand",
+    );
+    assert_eq!(primary.opened(), before, "nothing was shown");
+    let devices = s.ok(&["device", "list"], None);
+    assert!(devices.contains("2 of 2 RECOVERY masters"), "{devices}");
+    assert!(
+        devices.contains(&format!("{spare_addr} master revoked")),
+        "{devices}"
+    );
+
+    page.close().await;
+    drop(browser);
+}
