@@ -33,8 +33,16 @@ pub enum Command {
     Init {
         /// Register without a passkey: the device may store and read its own secrets only
         /// (agents, scopes and recovery need a passkey; `agentkeys init` adds one later).
-        #[arg(long)]
+        #[arg(long, conflicts_with_all = ["approver", "approver_socket"])]
         no_passkey: bool,
+        /// On a machine without a browser: a file with `agentkeys companion whoami --json` of a
+        /// companion elsewhere (a laptop), whose passkey becomes this device's and approves
+        /// every grant through the relay.
+        #[arg(long, value_name = "FILE", conflicts_with = "approver_socket")]
+        approver: Option<std::path::PathBuf>,
+        /// The same, from a companion's socket on this machine.
+        #[arg(long, value_name = "PATH")]
+        approver_socket: Option<std::path::PathBuf>,
     },
     /// Store a secret. The value is read from stdin when it is piped (one trailing newline is
     /// removed), else prompted for twice without echo.

@@ -36,6 +36,11 @@ pub async fn run<Req: Serialize, T: DeserializeOwned>(
                 prompt(c);
             }
         }
+        if let Some(n) = &view.notice {
+            if shown.insert(n.clone()) {
+                output::note(n);
+            }
+        }
         match view.state {
             JobState::Running => continue,
             JobState::Done => {

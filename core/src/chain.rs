@@ -135,6 +135,10 @@ pub struct DeviceView {
     /// Block time of the registration, Unix seconds.
     pub registered_at: u64,
     pub has_passkey: bool,
+    /// The passkey (K11) the chain holds for a master, so an approver can tell it is the
+    /// authenticator of the device asking.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passkey: Option<crate::passkey::P256PublicKey>,
     pub last_sign_count: u32,
 }
 

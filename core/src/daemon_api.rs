@@ -60,6 +60,9 @@ pub struct JobView {
     /// Set while a ceremony page waits for the person.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ceremony: Option<CeremonyPrompt>,
+    /// Something the person must do elsewhere (approve on another device), shown once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice: Option<String>,
     /// The operation's answer once `done`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<serde_json::Value>,
@@ -77,6 +80,10 @@ pub struct InitRequest {
     /// may only use its own secrets.
     #[serde(default = "yes")]
     pub passkey: bool,
+    /// On a machine without a browser: the companion (elsewhere) whose passkey becomes this
+    /// device's K11; it approves through the relay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approver: Option<CompanionWhoami>,
 }
 
 fn yes() -> bool {
@@ -85,7 +92,10 @@ fn yes() -> bool {
 
 impl Default for InitRequest {
     fn default() -> Self {
-        InitRequest { passkey: true }
+        InitRequest {
+            passkey: true,
+            approver: None,
+        }
     }
 }
 

@@ -66,7 +66,7 @@ pub async fn collect(
         pending.insert(created.request_id, *approver);
     }
     let names: Vec<String> = candidates.iter().map(|a| a.to_string()).collect();
-    progress.step(format!(
+    progress.notice(format!(
         "waiting for {needed} approval(s) from: {} (approve on that device)",
         names.join(", ")
     ));

@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use std::process::Command;
+
 use crate::browser::Page;
+use crate::process::Managed;
 use crate::stack::Stack;
 
 /// A `$BROWSER` script and the file it appends URLs to.
@@ -126,4 +129,36 @@ pub async fn with_passkey(
         rec.approve_next(page).await;
     }
     finish(child).await
+}
+
+/// `agentkeys-daemon serve --companion` in `home`, with its own `$BROWSER`.
+pub fn companion(home: &std::path::Path, relay_url: &str, browser: &std::path::Path) -> Managed {
+    let log = std::fs::File::create(home.join("companion.log")).unwrap();
+    let child = Command::new(crate::bin("agentkeys-daemon"))
+        .args(["serve", "--companion", "--relay-url", relay_url])
+        .env("AGENTKEYS_HOME", home)
+        .env("BROWSER", browser)
+        .env("RUST_LOG", "info")
+        .env_remove("AGENTKEYS_SOCKET")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start the companion daemon");
+    let managed = Managed::new("companion", child);
+    let socket = home.join("run/companion.sock");
+    assert!(
+        crate::process::wait_until(Duration::from_secs(20), || socket.exists()),
+        "the companion did not start: {}",
+        std::fs::read_to_string(home.join("companion.log")).unwrap_or_default()
+    );
+    managed
+}
+
+/// The CLI pointed at a companion's socket, in its home.
+pub fn companion_cli(s: &Stack, home: &std::path::Path, args: &[&str]) -> Command {
+    let mut cmd = s.command(args);
+    cmd.env("AGENTKEYS_HOME", home)
+        .env("AGENTKEYS_SOCKET", home.join("run/companion.sock"));
+    cmd
 }

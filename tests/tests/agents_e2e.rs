@@ -60,15 +60,21 @@ async fn init_agents_scopes_and_children_with_a_chromium_passkey() {
         "invalid_agent_label",
     );
 
-    // The scope change is approved with the passkey; the page says what it allows.
-    let out = with_passkey(
-        &s,
-        &page,
-        &mut urls,
-        &["scope", "set", "coder", "openrouter"],
-        1,
-    )
-    .await;
+    // The scope change is approved with the passkey; the page says what it allows. Opened at
+    // an IP address (not a valid RP ID), the page refuses to run at all.
+    let child = spawn(&s, &["scope", "set", "coder", "openrouter"]);
+    let url = urls.next().await;
+    page.navigate(&url.replacen("localhost", "127.0.0.1", 1))
+        .await;
+    let body = page.eval("document.body.innerText").await;
+    assert!(
+        body.as_str()
+            .unwrap_or_default()
+            .contains("not a valid RP ID"),
+        "{body}"
+    );
+    page.navigate(&url).await;
+    let out = finish(child).await;
     assert!(
         ok(&out).contains("agent coder: openrouter"),
         "{}",

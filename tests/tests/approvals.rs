@@ -429,9 +429,14 @@ async fn approval_refusals_have_exact_codes() {
         ErrorCode::ApprovalSignatureInvalid,
     );
     let mut t = ask(&a, b.key.address(), [6; 32], 120);
-    let last = if t.signature.ends_with('b') { "c" } else { "b" };
-    t.signature
-        .replace_range(t.signature.len() - 3..t.signature.len() - 2, last);
+    // Flip one hex digit of s (the digit before the recovery byte), whatever it was.
+    let at = t.signature.len() - 3;
+    let flipped = if &t.signature[at..at + 1] == "b" {
+        "c"
+    } else {
+        "b"
+    };
+    t.signature.replace_range(at..at + 1, flipped);
     refused(
         submit(&a, &t).await,
         400,

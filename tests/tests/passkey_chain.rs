@@ -4,14 +4,15 @@
 //! computes, and the registry on the embedded chain accepts it as the first master's proof.
 //! With user verification failing, the ceremony is refused.
 
-use agentkeys_contracts::bindings::SidecarRegistry;
+use agentkeys_contracts::bindings::{AgentKeysScope, SidecarRegistry};
 use agentkeys_core::device_key::DeviceKey;
 use agentkeys_core::passkey::rp_id_hash;
-use agentkeys_daemon::ceremony::chain::to_registry;
+use agentkeys_daemon::ceremony::chain::{to_registry, to_scope};
 use agentkeys_daemon::ceremony::{AssertSpec, Ceremony, CeremonySettings, EnrollSpec, Role};
+use agentkeys_daemon::chain_ops::challenge::{self, OpTag};
 use agentkeys_daemon::relay_client::chain_tx::sign_call;
 use agentkeys_relay::chain::embedded::EmbeddedChain;
-use agentkeys_relay::chain::{views, ChainAdapter, SignedTx};
+use agentkeys_relay::chain::{views, ChainAdapter, ChainError, SignedTx};
 use agentkeys_tests::browser::{AuthenticatorOptions, Browser};
 use alloy::primitives::{keccak256, Address, B256, U256};
 use alloy::sol_types::{SolCall, SolValue};
@@ -23,6 +24,31 @@ fn settings() -> CeremonySettings {
         timeout: Duration::from_secs(60),
         ..CeremonySettings::default()
     }
+}
+
+fn actor_op(op: B256) -> agentkeys_core::identity::Omni {
+    agentkeys_core::identity::Omni(op.0)
+}
+
+/// Signs `data` to `to` with `key` and mines it on the embedded chain.
+async fn submit(chain: &dyn ChainAdapter, key: &DeviceKey, to: Address, data: Vec<u8>) -> bool {
+    let from = Address::from(key.address().0);
+    let params = chain
+        .tx_params(from, to, data.clone().into())
+        .await
+        .unwrap();
+    let raw = sign_call(
+        key,
+        &params,
+        &agentkeys_core::identity::Address(to.into_array()),
+        data,
+    )
+    .unwrap();
+    chain
+        .submit_signed(SignedTx::decode(&raw, 31337).unwrap())
+        .await
+        .unwrap()
+        .success
 }
 
 async fn call<C: SolCall>(chain: &dyn ChainAdapter, to: Address, c: C) -> C::Return {
@@ -144,6 +170,73 @@ async fn a_chromium_passkey_registers_the_first_master() {
     .unwrap()
     .unwrap();
     assert_eq!((d.roles, d.has_passkey, d.revoked), (7, true, false));
+
+    // A scope change approved by the same passkey, over the challenge the daemon computes
+    // (checked against the contract's own view), is accepted once; the same call replayed
+    // is refused on chain, because the scope nonce moved on.
+    let agent = DeviceKey::generate();
+    let actor =
+        agentkeys_core::identity::Omni::agent(&agentkeys_core::identity::Omni(op.0), "coder", 1)
+            .unwrap();
+    let scope_addr = chain.contracts().scope;
+    let reg = submit(
+        chain.as_ref(),
+        &device,
+        registry,
+        SidecarRegistry::registerAgentDeviceCall {
+            agentAddress: Address::from(agent.address().0),
+            actorOmni: B256::from(actor.0),
+        }
+        .abi_encode(),
+    )
+    .await;
+    assert!(reg);
+    let services = vec![challenge::service_hash("openrouter")];
+    let params = challenge::scope_params(&services);
+    let ours = challenge::scope(OpTag::SetScope, &actor_op(op), &actor, params, 31337, 0);
+    let theirs = call(
+        chain.as_ref(),
+        scope_addr,
+        AgentKeysScope::scopeChallengeCall {
+            opTag: OpTag::SetScope.hash(),
+            operatorOmni: op,
+            actorOmni: B256::from(actor.0),
+            paramsHash: params,
+        },
+    )
+    .await;
+    assert_eq!(ours, theirs.0, "the daemon's challenge is the contract's");
+    let c = Ceremony::assert(
+        AssertSpec {
+            role: Role::Primary,
+            operation: "Allow agent coder to read openrouter".into(),
+            challenge: ours,
+            credential_id: passkey.credential_id.clone(),
+            public_key: passkey.public_key,
+        },
+        settings(),
+    )
+    .await
+    .unwrap();
+    page.navigate(c.url()).await;
+    let assertion = c.wait().await.unwrap();
+    let set_scope = AgentKeysScope::setScopeCall {
+        operatorOmni: op,
+        actorOmni: B256::from(actor.0),
+        services,
+        approverDeviceKeyHash: B256::from(device.address().device_key_hash()),
+        assertion: to_scope(&assertion),
+    }
+    .abi_encode();
+    assert!(submit(chain.as_ref(), &device, scope_addr, set_scope.clone()).await);
+    let from = Address::from(device.address().0);
+    match chain.tx_params(from, scope_addr, set_scope.into()).await {
+        Err(ChainError::Reverted { data }) => {
+            let reason = agentkeys_relay::chain::revert::describe(&data);
+            assert!(reason.contains("ChallengeMismatch"), "{reason}");
+        }
+        other => panic!("a replayed assertion must revert on chain: {other:?}"),
+    }
 
     // Without user verification the authenticator refuses, and so does the ceremony.
     page.set_user_verified(&authenticator, false).await;

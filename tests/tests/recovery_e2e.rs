@@ -8,45 +8,13 @@
 //! spare added the same way → threshold 2 → stranding refused before anything is shown →
 //! the spare revoked by 2-of-2 (primary + companion) → the spare's requests refused.
 
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::Stdio;
 
 use agentkeys_tests::browser::{AuthenticatorOptions, Browser};
-use agentkeys_tests::passkey_flow::{finish, ok, refused, spawn, text, with_passkey, Recorder};
-use agentkeys_tests::process::Managed;
+use agentkeys_tests::passkey_flow::{
+    companion, companion_cli, finish, ok, refused, spawn, text, with_passkey, Recorder,
+};
 use agentkeys_tests::stack::Stack;
-
-/// `agentkeys-daemon serve --companion` in `home`, with its own `$BROWSER`.
-fn companion(home: &std::path::Path, relay_url: &str, browser: &std::path::Path) -> Managed {
-    let log = std::fs::File::create(home.join("companion.log")).unwrap();
-    let child = Command::new(agentkeys_tests::bin("agentkeys-daemon"))
-        .args(["serve", "--companion", "--relay-url", relay_url])
-        .env("AGENTKEYS_HOME", home)
-        .env("BROWSER", browser)
-        .env("RUST_LOG", "info")
-        .env_remove("AGENTKEYS_SOCKET")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("start the companion daemon");
-    let managed = Managed::new("companion", child);
-    let socket = home.join("run/companion.sock");
-    assert!(
-        agentkeys_tests::process::wait_until(Duration::from_secs(20), || socket.exists()),
-        "the companion did not start: {}",
-        std::fs::read_to_string(home.join("companion.log")).unwrap_or_default()
-    );
-    managed
-}
-
-/// The CLI pointed at a companion's socket, in its home.
-fn companion_cli(s: &Stack, home: &std::path::Path, args: &[&str]) -> Command {
-    let mut cmd = s.command(args);
-    cmd.env("AGENTKEYS_HOME", home)
-        .env("AGENTKEYS_SOCKET", home.join("run/companion.sock"));
-    cmd
-}
 
 fn json(out: &std::process::Output) -> serde_json::Value {
     serde_json::from_str(&ok(out)).unwrap_or_else(|e| panic!("{e}: {}", text(out)))

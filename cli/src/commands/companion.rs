@@ -26,7 +26,7 @@ pub async fn init(flag: Option<PathBuf>) -> Result<i32, CliError> {
     let client = DaemonClient::new(socket(flag)?);
     client.ensure_reachable().await?;
     let resp: InitResponse =
-        crate::jobs::run(&client, route::INIT, &InitRequest { passkey: true }).await?;
+        crate::jobs::run(&client, route::INIT, &InitRequest::default()).await?;
     output::line(&format!("companion device: {}", resp.device))?;
     output::line("passkey: enrolled (RP ID companion.localhost)")?;
     output::note("next, on the primary: `agentkeys device add`");

@@ -32,23 +32,7 @@ fn print(change: &MasterChange, what: &str) -> Result<(), CliError> {
 
 pub async fn add(socket: Option<PathBuf>, whoami: Option<PathBuf>) -> Result<i32, CliError> {
     let companion: CompanionWhoami = match whoami {
-        Some(file) => {
-            let text = std::fs::read(&file).map_err(|e| {
-                CliError::new(
-                    ErrorCode::BadRequest,
-                    format!("cannot read {}: {e}", file.display()),
-                )
-            })?;
-            serde_json::from_slice(&text).map_err(|e| {
-                CliError::new(
-                    ErrorCode::InvalidJson,
-                    format!(
-                        "{} is not `agentkeys companion whoami --json` output: {e}",
-                        file.display()
-                    ),
-                )
-            })?
-        }
+        Some(file) => read_whoami(&file)?,
         None => companion::whoami_of(companion::socket(socket)?).await?,
     };
     let client = DaemonClient::from_env()?;
@@ -56,6 +40,25 @@ pub async fn add(socket: Option<PathBuf>, whoami: Option<PathBuf>) -> Result<i32
         crate::jobs::run(&client, route::DEVICE_ADD, &DeviceAddRequest { companion }).await?;
     print(&change, "added master")?;
     Ok(0)
+}
+
+/// A companion's `whoami --json`, copied from another machine.
+pub fn read_whoami(file: &std::path::Path) -> Result<CompanionWhoami, CliError> {
+    let text = std::fs::read(file).map_err(|e| {
+        CliError::new(
+            ErrorCode::BadRequest,
+            format!("cannot read {}: {e}", file.display()),
+        )
+    })?;
+    serde_json::from_slice(&text).map_err(|e| {
+        CliError::new(
+            ErrorCode::InvalidJson,
+            format!(
+                "{} is not `agentkeys companion whoami --json` output: {e}",
+                file.display()
+            ),
+        )
+    })
 }
 
 pub async fn list(json: bool) -> Result<i32, CliError> {

@@ -2,6 +2,8 @@
 //! sign in, and register the device on chain as the first master of its operator. The daemon
 //! runs it as a job: the passkey pages are shown as they come.
 
+use std::path::PathBuf;
+
 use agentkeys_core::chain::roles;
 use agentkeys_core::daemon_api::InitRequest;
 use agentkeys_core::routes;
@@ -12,14 +14,27 @@ use crate::error::CliError;
 use crate::output;
 use crate::spinner::Spinner;
 
-pub async fn init(passkey: bool) -> Result<i32, CliError> {
+pub async fn init(
+    passkey: bool,
+    approver_file: Option<PathBuf>,
+    approver_socket: Option<PathBuf>,
+) -> Result<i32, CliError> {
+    let approver = match (approver_file, approver_socket) {
+        (Some(file), _) => Some(super::device::read_whoami(&file)?),
+        (None, Some(socket)) => Some(super::companion::whoami_of(socket).await?),
+        (None, None) => None,
+    };
     let client = DaemonClient::from_env()?;
     client.ensure_reachable().await?;
     // A spinner would garble the passkey prompts; show it only when none can come.
     let spinner =
         (!passkey).then(|| Spinner::start("signing in and registering this device on chain"));
-    let resp: Result<InitResponse, CliError> =
-        crate::jobs::run(&client, routes::daemon::INIT, &InitRequest { passkey }).await;
+    let resp: Result<InitResponse, CliError> = crate::jobs::run(
+        &client,
+        routes::daemon::INIT,
+        &InitRequest { passkey, approver },
+    )
+    .await;
     if let Some(s) = spinner {
         s.stop();
     }

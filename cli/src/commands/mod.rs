@@ -27,7 +27,11 @@ pub async fn dispatch(command: Command) -> Result<i32, CliError> {
         Command::Up => lifecycle::up().await,
         Command::Down => lifecycle::down().await,
         Command::Status { json } => status::status(json).await,
-        Command::Init { no_passkey } => init::init(!no_passkey).await,
+        Command::Init {
+            no_passkey,
+            approver,
+            approver_socket,
+        } => init::init(!no_passkey, approver, approver_socket).await,
         Command::Store {
             service,
             for_agent,

@@ -41,10 +41,11 @@ pub async fn approve(
 ) -> ApiResult<JobStarted> {
     let challenge = parse_challenge(&req.challenge)?;
     let key = state.identity.require().await?;
-    passkey::own(&state)?;
+    let own = passkey::own(&state)?;
     let s = state.clone();
     let job = state.jobs.spawn(move |progress| async move {
-        let assertion = passkey::approve(&s, &progress, &req.operation, challenge).await?;
+        let assertion =
+            passkey::approve_with(s.role, &own, &progress, &req.operation, challenge).await?;
         Ok(CompanionApproval {
             device: key.address(),
             assertion,

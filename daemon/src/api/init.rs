@@ -25,7 +25,8 @@ use crate::ceremony::Role;
 use crate::chain_ops::challenge::{self, OpTag};
 use crate::chain_ops::operator;
 use crate::jobs::Progress;
-use crate::passkey;
+use crate::passkey::{self, Authenticator};
+use crate::quorum::Ask;
 use crate::state::{AppState, SharedState};
 
 pub async fn init(
@@ -49,6 +50,18 @@ async fn run(
     let address = key.address();
     if state.role == Role::Companion {
         return companion(&state, &progress, &key, created, req).await;
+    }
+    if let Some(approver) = &req.approver {
+        if approver.passkey.is_none() {
+            return Err(ErrorCode::CompanionNotReady.into());
+        }
+        if crate::local::passkey::load(&state.data_dir)?.is_some() {
+            return Err(ApiError::new(
+                ErrorCode::AlreadyInitialized,
+                "this device has its own passkey; an approver elsewhere is for machines without one",
+            ));
+        }
+        crate::local::approver::save(&state.data_dir, approver)?;
     }
     progress.step("signing in to the relay");
     // The key is kept even when sign-in or registration fails: a later `init` resumes with
@@ -101,23 +114,34 @@ async fn run(
     })
 }
 
-/// Enroll, then approve `registerFirstMasterDevice` with the new passkey.
+/// This device's authenticator: the enrolled passkey or the remote approver, else a passkey
+/// enrolled now.
+async fn authenticator(
+    state: &AppState,
+    progress: &Progress,
+    key: &DeviceKey,
+) -> Result<Authenticator, ApiError> {
+    match passkey::current(state)? {
+        Some(a) => Ok(a),
+        None => Ok(Authenticator::Local(
+            passkey::enroll(state, progress, &key.address()).await?,
+        )),
+    }
+}
+
+/// Approve `registerFirstMasterDevice` with this device's authenticator (enrolled if none).
 async fn first_master(
     state: &AppState,
     progress: &Progress,
     key: &DeviceKey,
 ) -> Result<TxReceiptView, ApiError> {
     let address = key.address();
-    let passkey = passkey::enroll(state, progress, &address).await?;
+    let auth = authenticator(state, progress, key).await?;
+    let (pk, rp_hash) = (auth.public_key(), auth.rp_id_hash());
     let chain = state.relay.chain_status().await?;
     let op = Omni::operator(&address);
     let nonce = operator::operator(&state.relay, &op).await?.nonce;
-    let params = challenge::master_params(
-        &address,
-        roles::ALL,
-        &passkey.public_key,
-        &passkey.rp_id_hash,
-    );
+    let params = challenge::master_params(&address, roles::ALL, &pk, &rp_hash);
     let c = challenge::registry(
         OpTag::RegisterFirstMaster,
         &op,
@@ -125,20 +149,19 @@ async fn first_master(
         chain.chain_id,
         nonce,
     );
-    let assertion = passkey::approve_with(
-        state.role,
-        &passkey,
-        progress,
-        "Register this device as your first master device, with every role",
-        c,
-    )
-    .await?;
+    let ask = Ask {
+        operator: op,
+        tag: OpTag::RegisterFirstMaster,
+        operation: "Register this device as your first master device, with every role",
+        challenge: c,
+    };
+    let assertion = passkey::approve(state, progress, key, &ask).await?;
     progress.step("registering this device on chain");
     let call = SidecarRegistry::registerFirstMasterDeviceCall {
         roles: roles::ALL,
-        k11X: U256::from_be_bytes(passkey.public_key.x),
-        k11Y: U256::from_be_bytes(passkey.public_key.y),
-        rpIdHash: B256::from(passkey.rp_id_hash),
+        k11X: U256::from_be_bytes(pk.x),
+        k11Y: U256::from_be_bytes(pk.y),
+        rpIdHash: B256::from(rp_hash),
         assertion: to_registry(&assertion),
     };
     state
@@ -147,7 +170,7 @@ async fn first_master(
         .await
 }
 
-/// Enroll (or reuse the enrolled passkey), then approve `attachPasskey` with it.
+/// Approve `attachPasskey` with this device's authenticator (enrolled if none).
 async fn attach(
     state: &AppState,
     progress: &Progress,
@@ -155,15 +178,13 @@ async fn attach(
     device: &DeviceView,
 ) -> Result<TxReceiptView, ApiError> {
     let address = key.address();
-    let passkey = match crate::local::passkey::load(&state.data_dir)? {
-        Some(p) => p,
-        None => passkey::enroll(state, progress, &address).await?,
-    };
+    let auth = authenticator(state, progress, key).await?;
+    let (pk, rp_hash) = (auth.public_key(), auth.rp_id_hash());
     let chain = state.relay.chain_status().await?;
     let nonce = operator::operator(&state.relay, &device.operator)
         .await?
         .nonce;
-    let params = challenge::attach_params(&address, &passkey.public_key, &passkey.rp_id_hash);
+    let params = challenge::attach_params(&address, &pk, &rp_hash);
     let c = challenge::registry(
         OpTag::AttachPasskey,
         &device.operator,
@@ -171,19 +192,18 @@ async fn attach(
         chain.chain_id,
         nonce,
     );
-    let assertion = passkey::approve_with(
-        state.role,
-        &passkey,
-        progress,
-        "Attach this passkey to your master device and give it every role",
-        c,
-    )
-    .await?;
+    let ask = Ask {
+        operator: device.operator,
+        tag: OpTag::AttachPasskey,
+        operation: "Attach this passkey to your master device and give it every role",
+        challenge: c,
+    };
+    let assertion = passkey::approve(state, progress, key, &ask).await?;
     progress.step("attaching the passkey on chain");
     let call = SidecarRegistry::attachPasskeyCall {
-        k11X: U256::from_be_bytes(passkey.public_key.x),
-        k11Y: U256::from_be_bytes(passkey.public_key.y),
-        rpIdHash: B256::from(passkey.rp_id_hash),
+        k11X: U256::from_be_bytes(pk.x),
+        k11Y: U256::from_be_bytes(pk.y),
+        rpIdHash: B256::from(rp_hash),
         assertion: to_registry(&assertion),
     };
     state

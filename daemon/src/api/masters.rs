@@ -40,7 +40,7 @@ pub async fn add(
     State(state): State<SharedState>,
     ApiJson(req): ApiJson<DeviceAddRequest>,
 ) -> ApiResult<JobStarted> {
-    passkey::own(&state)?;
+    passkey::require(&state)?;
     if req.companion.passkey.is_none() {
         return Err(ErrorCode::CompanionNotReady.into());
     }
@@ -55,7 +55,7 @@ pub async fn threshold(
     State(state): State<SharedState>,
     ApiJson(req): ApiJson<ThresholdRequest>,
 ) -> ApiResult<JobStarted> {
-    passkey::own(&state)?;
+    passkey::require(&state)?;
     let s = state.clone();
     let job = state
         .jobs
@@ -67,7 +67,7 @@ pub async fn revoke(
     State(state): State<SharedState>,
     ApiJson(req): ApiJson<RevokeDeviceRequest>,
 ) -> ApiResult<JobStarted> {
-    passkey::own(&state)?;
+    passkey::require(&state)?;
     // The stranding check runs here too, so the refusal comes before a job even starts.
     let (_, me) = master(&state).await?;
     let view = operator::operator(&state.relay, &me.operator).await?;
@@ -135,7 +135,7 @@ async fn approvals(
     ask: Ask<'_>,
     except: &[Address],
 ) -> Result<(Vec<Address>, Vec<ChainAssertion>), ApiError> {
-    let mine = passkey::approve(state, progress, ask.operation, ask.challenge).await?;
+    let mine = passkey::approve(state, progress, key, &ask).await?;
     let me = key.address();
     let mut skip = except.to_vec();
     skip.push(me);
@@ -368,6 +368,7 @@ mod tests {
             revoked,
             registered_at: 1,
             has_passkey: recovery,
+            passkey: None,
             last_sign_count: 0,
         }
     }

@@ -20,6 +20,7 @@ use crate::chain_ops::challenge::{self, service_hash, OpTag};
 use crate::chain_ops::operator;
 use crate::jobs::Progress;
 use crate::passkey;
+use crate::quorum::Ask;
 use crate::state::{AppState, SharedState};
 
 /// At most this many services in one scope: each costs gas and a line on the page.
@@ -32,7 +33,7 @@ pub async fn set(
     let services = normalize(&req.services)?;
     // Checked before the job so a typo fails at once, not after a passkey prompt.
     active(&state, &req.agent).await?;
-    passkey::own(&state)?;
+    passkey::require(&state)?;
     let s = state.clone();
     let job = state.jobs.spawn(move |progress| async move {
         change(s, progress, req.agent, Some(services)).await
@@ -45,7 +46,7 @@ pub async fn revoke(
     ApiJson(req): ApiJson<AgentNameRequest>,
 ) -> ApiResult<JobStarted> {
     active(&state, &req.name).await?;
-    passkey::own(&state)?;
+    passkey::require(&state)?;
     let s = state.clone();
     let job = state
         .jobs
@@ -120,7 +121,13 @@ async fn change(
         chain.chain_id,
         before.nonce,
     );
-    let assertion = passkey::approve(&state, &progress, &words, c).await?;
+    let ask = Ask {
+        operator: me.operator,
+        tag,
+        operation: &words,
+        challenge: c,
+    };
+    let assertion = passkey::approve(&state, &progress, &key, &ask).await?;
     progress.step("changing the scope on chain");
     let approver = B256::from(key.address().device_key_hash());
     let input = match &services {

@@ -43,6 +43,17 @@ impl Progress {
         });
     }
 
+    /// The person must act elsewhere (approve on another device); the CLI shows it.
+    pub fn notice(&self, message: impl Into<String>) {
+        let message = message.into();
+        self.tx.send_modify(|v| {
+            v.seq += 1;
+            v.message = Some(message.clone());
+            v.ceremony = None;
+            v.notice = Some(message);
+        });
+    }
+
     /// A ceremony page now waits for the person.
     pub fn ceremony(&self, prompt: CeremonyPrompt) {
         self.tx.send_modify(|v| {
@@ -85,6 +96,7 @@ impl Jobs {
             state: JobState::Running,
             message: None,
             ceremony: None,
+            notice: None,
             result: None,
             error: None,
         });

@@ -2,6 +2,7 @@
 //! and the agents this device created. Neither holds a secret; the keys stay in the keychain.
 
 pub mod agents;
+pub mod approver;
 mod files;
 pub mod passkey;
 

@@ -103,13 +103,21 @@ fn check_id(id: &str) -> Result<(), ApiError> {
     }
 }
 
+/// The op tag of `SidecarRegistry.registerFirstMasterDevice` approvals.
+const FIRST_MASTER_TAG: &str = "register_first_master";
+
 /// The requester must be an active master of the operator: approvals gate master changes.
+/// The one exception is a device registering itself as its own operator's first master with
+/// a passkey that lives on another device (a machine without a browser): it is not on chain
+/// yet, and the operator can only be the one its own address derives.
 async fn check_requester(
     api: &ApprovalsApi,
     device: &Address,
     operator: &Omni,
+    op_tag: &str,
 ) -> Result<(), ApiError> {
     match api.broker.authority.device(device).await? {
+        None if op_tag == FIRST_MASTER_TAG && *operator == Omni::operator(device) => Ok(()),
         None => Err(ApiError::new(
             ErrorCode::DeviceNotRegistered,
             "only a registered master device may ask for approvals",
@@ -169,7 +177,7 @@ async fn create(
         )
         .into());
     }
-    check_requester(&api, &r.requester, &r.operator).await?;
+    check_requester(&api, &r.requester, &r.operator, &r.op_tag).await?;
     check_approver(&api, &r.approver, &r.operator).await?;
     let created = CreatedApproval {
         request_id: r.request_id.clone(),

@@ -232,6 +232,7 @@ mod tests {
             revoked,
             registered_at: 0,
             has_passkey: false,
+            passkey: None,
             last_sign_count: 0,
         }
     }

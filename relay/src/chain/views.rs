@@ -64,6 +64,10 @@ pub async fn device(
         revoked: d.revoked,
         registered_at: d.registeredAt.to::<u64>(),
         has_passkey: !d.k11X.is_zero(),
+        passkey: (!d.k11X.is_zero()).then(|| agentkeys_core::passkey::P256PublicKey {
+            x: d.k11X.to_be_bytes(),
+            y: d.k11Y.to_be_bytes(),
+        }),
         last_sign_count: d.lastSignCount,
     }))
 }

@@ -1,0 +1,109 @@
+//! A machine without a browser approving through a companion elsewhere (ARCHITECTURE §10):
+//! the "server" daemon never opens a page; its K11 is the companion's passkey, and every
+//! grant it makes (its own registration, an agent's scope) is approved on the companion, with
+//! the request travelling through the relay. Real CLI, daemons and embedded relay; the
+//! companion's pages run in headless Chromium with a virtual authenticator.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use agentkeys_tests::browser::{AuthenticatorOptions, Browser};
+use agentkeys_tests::passkey_flow::{companion, companion_cli, finish, ok, spawn, text, Recorder};
+use agentkeys_tests::stack::Stack;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_without_a_browser_is_approved_from_a_companion() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server_pages = Recorder::new(tmp.path(), "server");
+    let mut laptop = Recorder::new(tmp.path(), "laptop");
+    let s = Stack::new().with_env("BROWSER", &server_pages.script);
+    s.ok(&["up"], None);
+    let relay_addr = std::fs::read_to_string(s.relay_data_dir().join("relay.addr")).unwrap();
+    let relay_url = format!("http://{}", relay_addr.trim());
+
+    let browser = Browser::start().await;
+    let page = browser.new_page().await;
+    page.enable_virtual_authenticator(AuthenticatorOptions::default())
+        .await;
+
+    // The laptop: a companion with its passkey, in its own home.
+    let laptop_home = tempfile::Builder::new()
+        .prefix("ak")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let _laptop = companion(laptop_home.path(), &relay_url, &laptop.script);
+    let child = companion_cli(&s, laptop_home.path(), &["companion", "init"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    laptop.approve_next(&page).await;
+    ok(&finish(child).await);
+    let who = tmp.path().join("laptop-whoami.json");
+    let out = companion_cli(&s, laptop_home.path(), &["companion", "whoami", "--json"])
+        .output()
+        .unwrap();
+    std::fs::write(&who, ok(&out)).unwrap();
+
+    // The server registers with the laptop's passkey; the laptop's page names the asker.
+    let child = spawn(&s, &["init", "--approver", who.to_str().unwrap()]);
+    laptop.approve_next(&page).await;
+    page.wait_for(
+        "document.body.dataset.state === 'done'",
+        Duration::from_secs(30),
+    )
+    .await;
+    let shown = page.eval("document.body.innerText").await;
+    let shown = shown.as_str().unwrap_or_default().to_string();
+    assert!(
+        shown.contains("Register this device as your first master"),
+        "{shown}"
+    );
+    assert!(shown.contains("asked by device 0x"), "{shown}");
+    assert!(shown.contains("companion.localhost"), "{shown}");
+    let out = finish(child).await;
+    let init = ok(&out);
+    assert!(
+        init.contains("CAP_MINT, RECOVERY, SCOPE_MGMT"),
+        "{}",
+        text(&out)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("waiting for 1 approval(s)"), "{err}");
+
+    // An agent's scope, approved on the laptop; the agent then reads its secret.
+    s.ok(&["agent", "create", "coder"], None);
+    let child = spawn(&s, &["scope", "set", "coder", "openrouter"]);
+    laptop.approve_next(&page).await;
+    let out = finish(child).await;
+    assert!(
+        ok(&out).contains("agent coder: openrouter"),
+        "{}",
+        text(&out)
+    );
+    s.ok(
+        &["store", "--for", "coder", "openrouter"],
+        Some(b"sk-or-server-1"),
+    );
+    let out = s.run(
+        &[
+            "run",
+            "--agent",
+            "coder",
+            "--no-masking",
+            "--env",
+            "K=openrouter",
+            "--",
+            "sh",
+            "-c",
+            "printf %s \"$K\"",
+        ],
+        None,
+    );
+    assert_eq!(ok(&out), "sk-or-server-1");
+
+    // The server never opened a page of its own.
+    assert_eq!(server_pages.opened(), 0);
+    page.close().await;
+    drop(browser);
+}
