@@ -10,6 +10,7 @@ pub mod passkey_flow;
 pub mod process;
 pub mod relay;
 pub mod relay_client;
+pub mod socket;
 pub mod stack;
 
 use std::path::PathBuf;

@@ -57,6 +57,16 @@ fn store_read_run_and_refusals() {
     let text = s.ok(&["chain", "status"], None);
     assert!(text.contains("adapter:        embedded"), "{text}");
     // A second init keeps the identity and does not register again.
+    // Without a passkey: agents may be created, but what a passkey approves says how to add one.
+    s.ok(&["agent", "create", "coder"], None);
+    let out = s.run(&["scope", "set", "coder", "openrouter"], None);
+    one_line_error(&out, 6, "passkey_required");
+    assert!(stderr(&out).contains("agentkeys init"), "{}", stderr(&out));
+    one_line_error(
+        &s.run(&["recover", "threshold", "1"], None),
+        6,
+        "passkey_required",
+    );
     let again = s.ok(&["init", "--no-passkey"], None);
     assert!(again.contains("already exists"), "{again}");
     assert!(!again.contains("registered on chain"), "{again}");
