@@ -31,7 +31,14 @@ fn actor_op(op: B256) -> agentkeys_core::identity::Omni {
 }
 
 /// Signs `data` to `to` with `key` and mines it on the embedded chain.
-async fn submit(chain: &dyn ChainAdapter, key: &DeviceKey, to: Address, data: Vec<u8>) -> bool {
+/// Prints the gas used (`-- --nocapture`): the figures in docs/performance.md.
+async fn submit(
+    what: &str,
+    chain: &dyn ChainAdapter,
+    key: &DeviceKey,
+    to: Address,
+    data: Vec<u8>,
+) -> bool {
     let from = Address::from(key.address().0);
     let params = chain
         .tx_params(from, to, data.clone().into())
@@ -44,11 +51,12 @@ async fn submit(chain: &dyn ChainAdapter, key: &DeviceKey, to: Address, data: Ve
         data,
     )
     .unwrap();
-    chain
+    let mined = chain
         .submit_signed(SignedTx::decode(&raw, 31337).unwrap())
         .await
-        .unwrap()
-        .success
+        .unwrap();
+    eprintln!("gas: {} {what}", mined.gas_used);
+    mined.success
 }
 
 async fn call<C: SolCall>(chain: &dyn ChainAdapter, to: Address, c: C) -> C::Return {
@@ -162,6 +170,10 @@ async fn a_chromium_passkey_registers_the_first_master() {
         .await
         .unwrap();
     assert!(mined.success, "{mined:?}");
+    eprintln!(
+        "gas: {} registerFirstMasterDevice (Chromium passkey)",
+        mined.gas_used
+    );
     let d = views::device(
         chain.as_ref(),
         B256::from(device.address().device_key_hash()),
@@ -180,6 +192,7 @@ async fn a_chromium_passkey_registers_the_first_master() {
             .unwrap();
     let scope_addr = chain.contracts().scope;
     let reg = submit(
+        "registerAgentDevice",
         chain.as_ref(),
         &device,
         registry,
@@ -228,7 +241,16 @@ async fn a_chromium_passkey_registers_the_first_master() {
         assertion: to_scope(&assertion),
     }
     .abi_encode();
-    assert!(submit(chain.as_ref(), &device, scope_addr, set_scope.clone()).await);
+    assert!(
+        submit(
+            "setScope, one service (Chromium passkey)",
+            chain.as_ref(),
+            &device,
+            scope_addr,
+            set_scope.clone()
+        )
+        .await
+    );
     let from = Address::from(device.address().0);
     match chain.tx_params(from, scope_addr, set_scope.into()).await {
         Err(ChainError::Reverted { data }) => {

@@ -113,6 +113,7 @@ async fn companions_approve_additions_and_a_two_of_two_revocation() {
     comp.approve_next(&page).await;
     let out = finish(child).await;
     let added = ok(&out);
+    eprintln!("device add: {added}");
     assert!(
         added.contains(&format!("added master {comp_addr}")),
         "{}",
@@ -163,7 +164,9 @@ async fn companions_approve_additions_and_a_two_of_two_revocation() {
 
     // Threshold 2: the current threshold (1) needs this device's passkey only.
     let out = with_passkey(&s, &page, &mut primary, &["recover", "threshold", "2"], 1).await;
-    assert!(ok(&out).contains("recovery: 2 of 3"), "{}", text(&out));
+    let changed = ok(&out);
+    eprintln!("threshold: {changed}");
+    assert!(changed.contains("recovery: 2 of 3"), "{}", text(&out));
     refused(
         &s.run(&["recover", "threshold", "4"], None),
         7,
@@ -177,6 +180,7 @@ async fn companions_approve_additions_and_a_two_of_two_revocation() {
     comp.approve_next(&page).await;
     let out = finish(child).await;
     let revoked = ok(&out);
+    eprintln!("revoke-device: {revoked}");
     assert!(
         revoked.contains(&format!("revoked master {spare_addr}")),
         "{}",

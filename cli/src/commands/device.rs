@@ -18,8 +18,8 @@ use crate::output;
 fn print(change: &MasterChange, what: &str) -> Result<(), CliError> {
     let approvers: Vec<String> = change.approvers.iter().map(|a| a.to_string()).collect();
     output::line(&format!(
-        "{what} {} in block {} (tx {})",
-        change.device, change.receipt.block_number, change.receipt.tx_hash
+        "{what} {} in block {} (tx {}, gas {})",
+        change.device, change.receipt.block_number, change.receipt.tx_hash, change.receipt.gas_used
     ))?;
     output::line(&format!("approved by: {}", approvers.join(", ")))?;
     output::line(&format!(
