@@ -162,3 +162,29 @@ pub fn companion_cli(s: &Stack, home: &std::path::Path, args: &[&str]) -> Comman
         .env("AGENTKEYS_SOCKET", home.join("run/companion.sock"));
     cmd
 }
+
+/// The embedded relay's URL, once `up` has started it.
+pub fn relay_url(s: &Stack) -> String {
+    let addr = std::fs::read_to_string(s.relay_data_dir().join("relay.addr")).expect("relay.addr");
+    format!("http://{}", addr.trim())
+}
+
+/// `agentkeys companion init` against the companion in `home`, its enrollment page approved
+/// in Chromium; the command's output.
+pub async fn companion_init(s: &Stack, home: &Path, rec: &mut Recorder, page: &Page) -> Output {
+    let child = companion_cli(s, home, &["companion", "init"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn agentkeys companion init");
+    rec.approve_next(page).await;
+    finish(child).await
+}
+
+/// `agentkeys companion whoami --json` of the companion in `home`: its raw JSON.
+pub fn companion_whoami(s: &Stack, home: &Path) -> String {
+    let out = companion_cli(s, home, &["companion", "whoami", "--json"])
+        .output()
+        .expect("run agentkeys companion whoami");
+    ok(&out)
+}

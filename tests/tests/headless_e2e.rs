@@ -4,11 +4,10 @@
 //! the request travelling through the relay. Real CLI, daemons and embedded relay; the
 //! companion's pages run in headless Chromium with a virtual authenticator.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use agentkeys_tests::browser::{AuthenticatorOptions, Browser};
-use agentkeys_tests::passkey_flow::{companion, companion_cli, finish, ok, spawn, text, Recorder};
+use agentkeys_tests::passkey_flow::*;
 use agentkeys_tests::stack::Stack;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -18,8 +17,7 @@ async fn a_server_without_a_browser_is_approved_from_a_companion() {
     let mut laptop = Recorder::new(tmp.path(), "laptop");
     let s = Stack::new().with_env("BROWSER", &server_pages.script);
     s.ok(&["up"], None);
-    let relay_addr = std::fs::read_to_string(s.relay_data_dir().join("relay.addr")).unwrap();
-    let relay_url = format!("http://{}", relay_addr.trim());
+    let relay_url = relay_url(&s);
 
     let browser = Browser::start().await;
     let page = browser.new_page().await;
@@ -32,18 +30,9 @@ async fn a_server_without_a_browser_is_approved_from_a_companion() {
         .tempdir_in("/tmp")
         .unwrap();
     let _laptop = companion(laptop_home.path(), &relay_url, &laptop.script);
-    let child = companion_cli(&s, laptop_home.path(), &["companion", "init"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    laptop.approve_next(&page).await;
-    ok(&finish(child).await);
+    ok(&companion_init(&s, laptop_home.path(), &mut laptop, &page).await);
     let who = tmp.path().join("laptop-whoami.json");
-    let out = companion_cli(&s, laptop_home.path(), &["companion", "whoami", "--json"])
-        .output()
-        .unwrap();
-    std::fs::write(&who, ok(&out)).unwrap();
+    std::fs::write(&who, companion_whoami(&s, laptop_home.path())).unwrap();
 
     // The server registers with the laptop's passkey; the laptop's page names the asker.
     let child = spawn(&s, &["init", "--approver", who.to_str().unwrap()]);

@@ -154,25 +154,15 @@ async fn a_chromium_passkey_registers_the_first_master() {
         assertion: to_registry(&assertion),
     }
     .abi_encode();
-    let params = chain
-        .tx_params(device_addr, registry, data.clone().into())
+    assert!(
+        submit(
+            "registerFirstMasterDevice (Chromium passkey)",
+            chain.as_ref(),
+            &device,
+            registry,
+            data
+        )
         .await
-        .unwrap();
-    let raw = sign_call(
-        &device,
-        &params,
-        &agentkeys_core::identity::Address(registry.into_array()),
-        data,
-    )
-    .unwrap();
-    let mined = chain
-        .submit_signed(SignedTx::decode(&raw, 31337).unwrap())
-        .await
-        .unwrap();
-    assert!(mined.success, "{mined:?}");
-    eprintln!(
-        "gas: {} registerFirstMasterDevice (Chromium passkey)",
-        mined.gas_used
     );
     let d = views::device(
         chain.as_ref(),

@@ -8,19 +8,11 @@
 //! spare added the same way → threshold 2 → stranding refused before anything is shown →
 //! the spare revoked by 2-of-2 (primary + companion) → the spare's requests refused.
 
-use std::process::Stdio;
-
 use agentkeys_core::passkey::challenge_field;
 use agentkeys_tests::browser::{AuthenticatorOptions, Browser};
-use agentkeys_tests::passkey_flow::{
-    companion, companion_cli, finish, ok, refused, spawn, text, with_passkey, Recorder,
-};
+use agentkeys_tests::passkey_flow::*;
 use agentkeys_tests::socket::{call, wait_job};
 use agentkeys_tests::stack::Stack;
-
-fn json(out: &std::process::Output) -> serde_json::Value {
-    serde_json::from_str(&ok(out)).unwrap_or_else(|e| panic!("{e}: {}", text(out)))
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn companions_approve_additions_and_a_two_of_two_revocation() {
@@ -30,8 +22,7 @@ async fn companions_approve_additions_and_a_two_of_two_revocation() {
     let mut spare_rec = Recorder::new(tmp.path(), "spare");
     let s = Stack::new().with_env("BROWSER", &primary.script);
     s.ok(&["up"], None);
-    let relay_addr = std::fs::read_to_string(s.relay_data_dir().join("relay.addr")).unwrap();
-    let relay_url = format!("http://{}", relay_addr.trim());
+    let relay_url = relay_url(&s);
 
     let browser = Browser::start().await;
     let page = browser.new_page().await;
@@ -48,19 +39,10 @@ async fn companions_approve_additions_and_a_two_of_two_revocation() {
         .unwrap();
     let _spare = companion(spare_home.path(), &relay_url, &spare_rec.script);
 
-    let child = companion_cli(&s, s.home(), &["companion", "init"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    comp.approve_next(&page).await;
-    let out = finish(child).await;
+    let out = companion_init(&s, s.home(), &mut comp, &page).await;
     assert!(ok(&out).contains("companion device: 0x"), "{}", text(&out));
-    let comp_who = json(
-        &companion_cli(&s, s.home(), &["companion", "whoami", "--json"])
-            .output()
-            .unwrap(),
-    );
+    let comp_who: serde_json::Value =
+        serde_json::from_str(&companion_whoami(&s, s.home())).unwrap();
     assert_eq!(comp_who["rp_id"], "companion.localhost");
     let comp_addr = comp_who["device"].as_str().unwrap().to_string();
 
@@ -93,19 +75,12 @@ async fn companions_approve_additions_and_a_two_of_two_revocation() {
         (400, Some("bad_request"))
     );
 
-    let child = companion_cli(&s, spare_home.path(), &["companion", "init"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    spare_rec.approve_next(&page).await;
-    ok(&finish(child).await);
+    ok(&companion_init(&s, spare_home.path(), &mut spare_rec, &page).await);
     let spare_who_file = tmp.path().join("spare-whoami.json");
-    let spare_who = companion_cli(&s, spare_home.path(), &["companion", "whoami", "--json"])
-        .output()
-        .unwrap();
-    std::fs::write(&spare_who_file, &spare_who.stdout).unwrap();
-    let spare_addr = json(&spare_who)["device"].as_str().unwrap().to_string();
+    let spare_who = companion_whoami(&s, spare_home.path());
+    std::fs::write(&spare_who_file, &spare_who).unwrap();
+    let spare_who: serde_json::Value = serde_json::from_str(&spare_who).unwrap();
+    let spare_addr = spare_who["device"].as_str().unwrap().to_string();
 
     // device add: the primary's passkey approves, the companion proves its own (via the relay).
     let child = spawn(&s, &["device", "add"]);

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use agentkeys_contracts::bindings::SidecarRegistry;
-use agentkeys_core::chain::{roles, DeviceView, Tier, TxReceiptView};
+use agentkeys_core::chain::{roles, Tier, TxReceiptView};
 use agentkeys_core::daemon_api::{InitRequest, JobStarted};
 use agentkeys_core::device_key::DeviceKey;
 use agentkeys_core::error::{ApiError, ErrorCode};
@@ -76,7 +76,9 @@ async fn run(
                 "this device is registered as an agent; it cannot become a master",
             ))
         }
-        (Some(d), true) if !d.has_passkey => Some(attach(&state, &progress, &key, d).await?),
+        (Some(d), true) if !d.has_passkey => {
+            Some(bind_passkey(&state, &progress, &key, Binding::Attach(d.operator)).await?)
+        }
         (Some(_), _) => None,
         (None, false) => {
             progress.step("registering this device on chain (no passkey)");
@@ -95,7 +97,7 @@ async fn run(
                     .await?,
             )
         }
-        (None, true) => Some(first_master(&state, &progress, &key).await?),
+        (None, true) => Some(bind_passkey(&state, &progress, &key, Binding::FirstMaster).await?),
     };
     let device_on_chain = if registered.is_some() {
         tracing::info!(device = %address, "registered on chain");
@@ -129,86 +131,75 @@ async fn authenticator(
     }
 }
 
-/// Approve `registerFirstMasterDevice` with this device's authenticator (enrolled if none).
-async fn first_master(
-    state: &AppState,
-    progress: &Progress,
-    key: &DeviceKey,
-) -> Result<TxReceiptView, ApiError> {
-    let address = key.address();
-    let auth = authenticator(state, progress, key).await?;
-    let (pk, rp_hash) = (auth.public_key(), auth.rp_id_hash());
-    let chain = state.relay.chain_status().await?;
-    let op = Omni::operator(&address);
-    let nonce = operator::operator(&state.relay, &op).await?.nonce;
-    let params = challenge::master_params(&address, roles::ALL, &pk, &rp_hash);
-    let c = challenge::registry(
-        OpTag::RegisterFirstMaster,
-        &op,
-        params,
-        chain.chain_id,
-        nonce,
-    );
-    let ask = Ask {
-        operator: op,
-        tag: OpTag::RegisterFirstMaster,
-        operation: "Register this device as your first master device, with every role",
-        challenge: c,
-    };
-    let assertion = passkey::approve(state, progress, key, &ask).await?;
-    progress.step("registering this device on chain");
-    let call = SidecarRegistry::registerFirstMasterDeviceCall {
-        roles: roles::ALL,
-        k11X: U256::from_be_bytes(pk.x),
-        k11Y: U256::from_be_bytes(pk.y),
-        rpIdHash: B256::from(rp_hash),
-        assertion: to_registry(&assertion),
-    };
-    state
-        .relay
-        .send_call(key, &chain.contracts.registry, call.abi_encode())
-        .await
+/// How this device's passkey becomes its K11 on chain.
+enum Binding {
+    /// `registerFirstMasterDevice`: a new operator, every role.
+    FirstMaster,
+    /// `attachPasskey`: a master of this operator registered without one.
+    Attach(Omni),
 }
 
-/// Approve `attachPasskey` with this device's authenticator (enrolled if none).
-async fn attach(
+/// Approves the binding with this device's authenticator (enrolled if none) and submits it.
+async fn bind_passkey(
     state: &AppState,
     progress: &Progress,
     key: &DeviceKey,
-    device: &DeviceView,
+    binding: Binding,
 ) -> Result<TxReceiptView, ApiError> {
     let address = key.address();
     let auth = authenticator(state, progress, key).await?;
     let (pk, rp_hash) = (auth.public_key(), auth.rp_id_hash());
-    let chain = state.relay.chain_status().await?;
-    let nonce = operator::operator(&state.relay, &device.operator)
-        .await?
-        .nonce;
-    let params = challenge::attach_params(&address, &pk, &rp_hash);
-    let c = challenge::registry(
-        OpTag::AttachPasskey,
-        &device.operator,
-        params,
-        chain.chain_id,
-        nonce,
-    );
-    let ask = Ask {
-        operator: device.operator,
-        tag: OpTag::AttachPasskey,
-        operation: "Attach this passkey to your master device and give it every role",
-        challenge: c,
+    let (tag, op, params, words, step) = match binding {
+        Binding::FirstMaster => (
+            OpTag::RegisterFirstMaster,
+            Omni::operator(&address),
+            challenge::master_params(&address, roles::ALL, &pk, &rp_hash),
+            "Register this device as your first master device, with every role",
+            "registering this device on chain",
+        ),
+        Binding::Attach(op) => (
+            OpTag::AttachPasskey,
+            op,
+            challenge::attach_params(&address, &pk, &rp_hash),
+            "Attach this passkey to your master device and give it every role",
+            "attaching the passkey on chain",
+        ),
     };
-    let assertion = passkey::approve(state, progress, key, &ask).await?;
-    progress.step("attaching the passkey on chain");
-    let call = SidecarRegistry::attachPasskeyCall {
-        k11X: U256::from_be_bytes(pk.x),
-        k11Y: U256::from_be_bytes(pk.y),
-        rpIdHash: B256::from(rp_hash),
-        assertion: to_registry(&assertion),
+    let chain = state.relay.chain_status().await?;
+    let nonce = operator::operator(&state.relay, &op).await?.nonce;
+    let ask = Ask {
+        operator: op,
+        tag,
+        operation: words,
+        challenge: challenge::registry(tag, &op, params, chain.chain_id, nonce),
+    };
+    let assertion = to_registry(&passkey::approve(state, progress, key, &ask).await?);
+    progress.step(step);
+    let (x, y, rp) = (
+        U256::from_be_bytes(pk.x),
+        U256::from_be_bytes(pk.y),
+        B256::from(rp_hash),
+    );
+    let input = match binding {
+        Binding::FirstMaster => SidecarRegistry::registerFirstMasterDeviceCall {
+            roles: roles::ALL,
+            k11X: x,
+            k11Y: y,
+            rpIdHash: rp,
+            assertion,
+        }
+        .abi_encode(),
+        Binding::Attach(_) => SidecarRegistry::attachPasskeyCall {
+            k11X: x,
+            k11Y: y,
+            rpIdHash: rp,
+            assertion,
+        }
+        .abi_encode(),
     };
     state
         .relay
-        .send_call(key, &chain.contracts.registry, call.abi_encode())
+        .send_call(key, &chain.contracts.registry, input)
         .await
 }
 
