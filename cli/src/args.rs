@@ -176,6 +176,10 @@ pub enum ScopeCommand {
 
 #[derive(Subcommand, Debug)]
 pub enum CompanionCommand {
+    /// Start the companion daemon in the background (on the primary's relay).
+    Start,
+    /// Stop the companion daemon started by `companion start` (`agentkeys down` stops it too).
+    Stop,
     /// Create the companion's key and enroll its passkey.
     Init,
     /// What `agentkeys device add` needs: its address and passkey (JSON with --json, to copy

@@ -186,6 +186,26 @@ async fn init_agents_scopes_and_children_with_a_chromium_passkey() {
     let shown = s.ok(&["scope", "show", "coder"], None);
     assert!(shown.contains("agent coder: openrouter\n"), "{shown}");
 
+    // Revoking the scope (the passkey again) leaves the agent nothing to read.
+    let out = with_passkey(&s, &page, &mut urls, &["scope", "revoke", "coder"], 1).await;
+    assert!(ok(&out).contains("agent coder: (none)"), "{}", text(&out));
+    refused(
+        &s.run(
+            &[
+                "run",
+                "--agent",
+                "coder",
+                "--env",
+                "openrouter",
+                "--",
+                "true",
+            ],
+            None,
+        ),
+        6,
+        "service_not_in_scope",
+    );
+
     // Revocation: the agent's children are refused at once.
     let revoked = s.ok(&["agent", "revoke", "coder"], None);
     assert!(

@@ -32,7 +32,19 @@ async fn companions_approve_additions_and_a_two_of_two_revocation() {
     ok(&with_passkey(&s, &page, &mut primary, &["init"], 2).await);
 
     // The companion on this machine, and a spare master in another home.
-    let _companion = companion(s.home(), &relay_url, &comp.script);
+    // The same-machine companion through the CLI (stopped by `down` when the stack drops).
+    let started = s
+        .command(&["companion", "start"])
+        .env("BROWSER", &comp.script)
+        .output()
+        .unwrap();
+    assert!(
+        ok(&started).contains("companion: started"),
+        "{}",
+        text(&started)
+    );
+    let again = s.ok(&["companion", "start"], None);
+    assert!(again.contains("already running"), "{again}");
     let spare_home = tempfile::Builder::new()
         .prefix("ak")
         .tempdir_in("/tmp")

@@ -281,6 +281,10 @@ fn io_failure(path: &Path, e: &std::io::Error) -> CliError {
 
 pub async fn down() -> Result<i32, CliError> {
     let paths = resolve_paths()?;
+    let companion = stop_by_pid_file(&companion_pid(&paths), DAEMON_BIN).await?;
+    if companion != "not running" {
+        output::line(&format!("companion: {companion}"))?;
+    }
     let daemon = stop_daemon(&paths).await?;
     output::line(&format!("daemon: {daemon}"))?;
     let relay = stop_by_pid_file(&paths.relay_pid(), RELAY_BIN).await?;
@@ -347,4 +351,62 @@ async fn stop_by_pid_file(pid_file: &Path, bin: &str) -> Result<String, CliError
             STOP_GRACE.as_secs()
         ),
     })
+}
+
+fn companion_pid(paths: &Paths) -> std::path::PathBuf {
+    paths.state_dir.join("companion.pid")
+}
+
+/// `agentkeys companion start`: the companion daemon on this machine, on the relay the primary
+/// daemon uses (else the embedded relay). Reuses one that answers already.
+pub async fn companion_start(socket: &Path) -> Result<i32, CliError> {
+    let paths = resolve_paths()?;
+    let client = DaemonClient::new(socket.to_path_buf()).with_timeout(PROBE_TIMEOUT);
+    if daemon_answers(&client).await.is_some() {
+        output::line(&format!(
+            "companion: already running ({})",
+            socket.display()
+        ))?;
+        return Ok(0);
+    }
+    let primary = DaemonClient::new(paths.socket()).with_timeout(PROBE_TIMEOUT);
+    let relay_url = match primary.get::<DaemonStatus>(routes::daemon::STATUS).await {
+        Ok(status) => status.relay_url,
+        Err(_) => healthy_relay_url(&paths).await.ok_or_else(|| {
+            CliError::new(
+                ErrorCode::RelayUnreachable,
+                "no relay to use: start the stack with `agentkeys up` first",
+            )
+        })?,
+    };
+    let log = paths.state_dir.join("companion.log");
+    let bin = find(DAEMON_BIN)?;
+    let args = [
+        OsStr::new("serve"),
+        OsStr::new("--companion"),
+        OsStr::new("--relay-url"),
+        OsStr::new(&relay_url),
+        OsStr::new("--socket"),
+        socket.as_os_str(),
+    ];
+    let mut child = stack::spawn_detached(&bin, &args, &log).map_err(|e| io_failure(&bin, &e))?;
+    wait_for(DAEMON_START_TIMEOUT, child_alive(&mut child), || {
+        daemon_answers(&client)
+    })
+    .await
+    .map_err(|w| daemon_failed(&w.to_string(), &log))?;
+    output::line(&format!(
+        "companion: started ({}), relay {relay_url}",
+        socket.display()
+    ))?;
+    output::note("next: `agentkeys companion init`, then `agentkeys device add` on the primary");
+    Ok(0)
+}
+
+/// `agentkeys companion stop`.
+pub async fn companion_stop() -> Result<i32, CliError> {
+    let paths = resolve_paths()?;
+    let outcome = stop_by_pid_file(&companion_pid(&paths), DAEMON_BIN).await?;
+    output::line(&format!("companion: {outcome}"))?;
+    Ok(0)
 }

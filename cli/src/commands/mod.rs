@@ -52,6 +52,10 @@ pub async fn dispatch(command: Command) -> Result<i32, CliError> {
             AgentCommand::Revoke { name } => agent::revoke(&name).await,
         },
         Command::Companion { socket, command } => match command {
+            CompanionCommand::Start => {
+                lifecycle::companion_start(&companion::socket(socket)?).await
+            }
+            CompanionCommand::Stop => lifecycle::companion_stop().await,
             CompanionCommand::Init => companion::init(socket).await,
             CompanionCommand::Whoami { json } => companion::whoami(socket, json).await,
         },
