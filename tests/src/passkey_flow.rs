@@ -132,10 +132,22 @@ pub async fn with_passkey(
 }
 
 /// `agentkeys-daemon serve --companion` in `home`, with its own `$BROWSER`.
-pub fn companion(home: &std::path::Path, relay_url: &str, browser: &std::path::Path) -> Managed {
-    let log = std::fs::File::create(home.join("companion.log")).unwrap();
+pub fn companion(home: &Path, relay_url: &str, browser: &Path) -> Managed {
+    daemon(home, relay_url, browser, true)
+}
+
+/// A daemon in `home` on the relay at `relay_url`, with its own `$BROWSER`; a companion
+/// (socket `run/companion.sock`) or a primary (`run/daemon.sock`).
+pub fn daemon(home: &Path, relay_url: &str, browser: &Path, companion: bool) -> Managed {
+    let name = if companion { "companion" } else { "daemon" };
+    let log_path = home.join(format!("{name}.log"));
+    let log = std::fs::File::create(&log_path).expect("daemon log");
+    let mut args = vec!["serve", "--relay-url", relay_url];
+    if companion {
+        args.push("--companion");
+    }
     let child = Command::new(crate::bin("agentkeys-daemon"))
-        .args(["serve", "--companion", "--relay-url", relay_url])
+        .args(&args)
         .env("AGENTKEYS_HOME", home)
         .env("BROWSER", browser)
         .env("RUST_LOG", "info")
@@ -144,19 +156,19 @@ pub fn companion(home: &std::path::Path, relay_url: &str, browser: &std::path::P
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
-        .expect("start the companion daemon");
-    let managed = Managed::new("companion", child);
-    let socket = home.join("run/companion.sock");
+        .expect("start the daemon");
+    let managed = Managed::new(name, child);
+    let socket = home.join(format!("run/{name}.sock"));
     assert!(
         crate::process::wait_until(Duration::from_secs(20), || socket.exists()),
-        "the companion did not start: {}",
-        std::fs::read_to_string(home.join("companion.log")).unwrap_or_default()
+        "the {name} did not start: {}",
+        std::fs::read_to_string(&log_path).unwrap_or_default()
     );
     managed
 }
 
 /// The CLI pointed at a companion's socket, in its home.
-pub fn companion_cli(s: &Stack, home: &std::path::Path, args: &[&str]) -> Command {
+pub fn companion_cli(s: &Stack, home: &Path, args: &[&str]) -> Command {
     let mut cmd = s.command(args);
     cmd.env("AGENTKEYS_HOME", home)
         .env("AGENTKEYS_SOCKET", home.join("run/companion.sock"));

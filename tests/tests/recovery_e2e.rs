@@ -198,6 +198,36 @@ async fn companions_approve_additions_and_a_two_of_two_revocation() {
         "would_strand",
     );
     assert_eq!(primary.opened(), before, "nothing was shown");
+    // A master of another operator cannot ask this operator's companion for anything: the
+    // relay refuses to deliver the request.
+    let other_home = tempfile::Builder::new()
+        .prefix("ak")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let other_pages = Recorder::new(tmp.path(), "other");
+    let _other = daemon(other_home.path(), &relay_url, &other_pages.script, false);
+    let other = |args: &[&str]| {
+        s.command(args)
+            .env("AGENTKEYS_HOME", other_home.path())
+            .output()
+            .unwrap()
+    };
+    ok(&other(&["init", "--no-passkey"]));
+    let comp_who_file = tmp.path().join("companion-whoami.json");
+    std::fs::write(&comp_who_file, companion_whoami(&s, s.home())).unwrap();
+    let opened_by_companion = comp.opened();
+    refused(
+        &other(&["init", "--approver", comp_who_file.to_str().unwrap()]),
+        6,
+        "approver_not_permitted",
+    );
+    assert_eq!(
+        comp.opened(),
+        opened_by_companion,
+        "the companion showed nothing"
+    );
+    assert_eq!(other_pages.opened(), 0);
+
     let devices = s.ok(&["device", "list"], None);
     assert!(devices.contains("2 of 2 RECOVERY masters"), "{devices}");
     assert!(
