@@ -49,8 +49,71 @@ pub struct ApprovalRequest {
     pub expires_at: u64,
     /// 16 random bytes, base64url without padding.
     pub request_id: String,
+    /// What the challenge binds, so the approver can recompute it and show what it verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params: Option<ApprovalParams>,
     /// `0x` + 65-byte recoverable K10 signature of the requester over [`Self::signing_digest`].
     pub signature: String,
+}
+
+/// The parameters of the operation an approval request is for, one variant per operation an
+/// approver may be asked to sign. The approver recomputes the contract's challenge from them
+/// (with the chain's current nonce) and refuses a request whose challenge differs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ApprovalParams {
+    SetScope {
+        actor: Omni,
+        services: Vec<String>,
+    },
+    RevokeScope {
+        actor: Omni,
+    },
+    RevokeMaster {
+        device: Address,
+    },
+    SetRecoveryThreshold {
+        threshold: u32,
+    },
+    RegisterAdditionalMaster {
+        device: Address,
+        roles: u8,
+        passkey: crate::passkey::P256PublicKey,
+        rp_id: String,
+    },
+}
+
+/// Services named in one scope request, at most.
+const MAX_PARAM_SERVICES: usize = 32;
+
+impl ApprovalParams {
+    /// The `op_tag` a request with these parameters must carry.
+    pub fn op_tag(&self) -> &'static str {
+        match self {
+            ApprovalParams::SetScope { .. } => "set_scope",
+            ApprovalParams::RevokeScope { .. } => "revoke_scope",
+            ApprovalParams::RevokeMaster { .. } => "revoke_master",
+            ApprovalParams::SetRecoveryThreshold { .. } => "set_recovery_threshold",
+            ApprovalParams::RegisterAdditionalMaster { .. } => "register_additional_master",
+        }
+    }
+
+    fn check(&self) -> Result<(), ApiError> {
+        match self {
+            ApprovalParams::SetScope { services, .. } => {
+                if services.is_empty() || services.len() > MAX_PARAM_SERVICES {
+                    return Err(invalid("a scope names 1 to 32 services"));
+                }
+                for s in services {
+                    crate::names::validate_object_name(s)
+                        .map_err(|_| invalid("a service name in params is invalid"))?;
+                }
+                Ok(())
+            }
+            ApprovalParams::RegisterAdditionalMaster { rp_id, .. } => check_rp_id(rp_id),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// The approver's answer.
@@ -191,6 +254,10 @@ impl ApprovalRequest {
         put(&mut h, &self.issued_at.to_be_bytes());
         put(&mut h, &self.expires_at.to_be_bytes());
         put(&mut h, self.request_id.as_bytes());
+        // serde_json writes a struct's fields in declaration order and every value here in one
+        // spelling (lowercase hex), so the bytes are the same on both sides.
+        let params = serde_json::to_vec(&self.params).unwrap_or_default();
+        put(&mut h, &params);
         h.finalize().into()
     }
 
@@ -208,6 +275,25 @@ impl ApprovalRequest {
         ttl_secs: u64,
         now: u64,
     ) -> Result<ApprovalRequest, ErrorCode> {
+        Self::new_signed_with(
+            key, operator, approver, op_tag, operation, challenge, rp_id, ttl_secs, now, None,
+        )
+    }
+
+    /// [`Self::new_signed`] with the operation's parameters, which must match `op_tag`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new_signed_with(
+        key: &DeviceKey,
+        operator: Omni,
+        approver: Address,
+        op_tag: &str,
+        operation: &str,
+        challenge: [u8; 32],
+        rp_id: &str,
+        ttl_secs: u64,
+        now: u64,
+        params: Option<ApprovalParams>,
+    ) -> Result<ApprovalRequest, ErrorCode> {
         if !(1..=MAX_TTL_SECS).contains(&ttl_secs) {
             return Err(ErrorCode::ApprovalInvalid);
         }
@@ -224,6 +310,7 @@ impl ApprovalRequest {
             issued_at: now,
             expires_at: now.saturating_add(ttl_secs),
             request_id: b64::encode_url(&id),
+            params,
             signature: String::new(),
         };
         req.check_fields().map_err(|e| e.code)?;
@@ -244,6 +331,12 @@ impl ApprovalRequest {
             return Err(invalid("challenge must be 0x and 64 lowercase hex digits"));
         }
         check_rp_id(&self.rp_id)?;
+        if let Some(p) = &self.params {
+            p.check()?;
+            if p.op_tag() != self.op_tag {
+                return Err(invalid("params are for another operation than op_tag"));
+            }
+        }
         if self.expires_at <= self.issued_at || self.expires_at - self.issued_at > MAX_TTL_SECS {
             return Err(invalid(
                 "expires_at must be after issued_at, by at most 300 seconds",
@@ -381,6 +474,11 @@ mod tests {
             Box::new(|r| r.issued_at += 1),
             Box::new(|r| r.expires_at += 1),
             Box::new(|r| r.request_id = "AAAAAAAAAAAAAAAAAAAAAA".into()),
+            Box::new(|r| {
+                r.params = Some(ApprovalParams::RevokeMaster {
+                    device: Address([9; 20]),
+                })
+            }),
         ];
         for (i, edit) in edits.iter().enumerate() {
             let mut t = r.clone();
@@ -558,5 +656,57 @@ mod tests {
             reason: None,
         };
         assert_eq!(serde_json::to_value(&status).unwrap()["state"], "expired");
+    }
+
+    #[test]
+    fn approval_params_are_signed_and_must_match_the_op_tag() {
+        let key = DeviceKey::generate();
+        let now = 1_000;
+        let params = ApprovalParams::SetScope {
+            actor: Omni([4; 32]),
+            services: vec!["openrouter".into()],
+        };
+        let signed = |tag: &str, p: ApprovalParams| {
+            ApprovalRequest::new_signed_with(
+                &key,
+                Omni([1; 32]),
+                Address([2; 20]),
+                tag,
+                "Allow agent coder to read openrouter",
+                [3; 32],
+                "companion.localhost",
+                60,
+                now,
+                Some(p),
+            )
+        };
+        let r = signed("set_scope", params.clone()).unwrap();
+        r.validate(now).unwrap();
+        let json = serde_json::to_string(&r).unwrap();
+        let back: ApprovalRequest = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.signing_digest(), r.signing_digest());
+        // Another service slipped in after signing: the signature no longer matches.
+        let mut t = r.clone();
+        t.params = Some(ApprovalParams::SetScope {
+            actor: Omni([4; 32]),
+            services: vec!["openrouter".into(), "anthropic".into()],
+        });
+        assert_eq!(
+            t.validate(now).unwrap_err().code,
+            ErrorCode::ApprovalSignatureInvalid
+        );
+        // Parameters of another operation than the tag, or bad service names, are malformed.
+        assert_eq!(
+            signed("revoke_master", params).unwrap_err(),
+            ErrorCode::ApprovalInvalid
+        );
+        let bad = ApprovalParams::SetScope {
+            actor: Omni([4; 32]),
+            services: vec!["../x".into()],
+        };
+        assert_eq!(
+            signed("set_scope", bad).unwrap_err(),
+            ErrorCode::ApprovalInvalid
+        );
     }
 }

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use agentkeys_core::approval::{ApprovalRequest, ApprovalState};
+use agentkeys_core::approval::{ApprovalParams, ApprovalRequest, ApprovalState};
 use agentkeys_core::device_key::DeviceKey;
 use agentkeys_core::error::{ApiError, ErrorCode};
 use agentkeys_core::identity::{Address, Omni};
@@ -25,6 +25,9 @@ pub struct Ask<'a> {
     pub tag: OpTag,
     pub operation: &'a str,
     pub challenge: [u8; 32],
+    /// What the challenge binds, for the approver to recompute (`None` only for the bindings
+    /// of a passkey, which the approver recomputes from the request itself).
+    pub params: Option<ApprovalParams>,
 }
 
 /// Asks every candidate and returns the first `needed` approvals, in answer order.
@@ -50,7 +53,7 @@ pub async fn collect(
     }
     let mut pending: HashMap<String, Address> = HashMap::new();
     for approver in candidates {
-        let req = ApprovalRequest::new_signed(
+        let req = ApprovalRequest::new_signed_with(
             key,
             ask.operator,
             *approver,
@@ -60,6 +63,7 @@ pub async fn collect(
             RP_ID_COMPANION,
             APPROVAL_TTL_SECS,
             now_secs(),
+            ask.params.clone(),
         )
         .map_err(|code| ApiError::new(code, "the approval request cannot be built"))?;
         let created = relay.request_approval(key, &req).await?;

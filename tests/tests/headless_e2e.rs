@@ -64,6 +64,20 @@ async fn a_server_without_a_browser_is_approved_from_a_companion() {
     s.ok(&["agent", "create", "coder"], None);
     let child = spawn(&s, &["scope", "set", "coder", "openrouter"]);
     laptop.approve_next(&page).await;
+    page.wait_for(
+        "document.body.dataset.state === 'done'",
+        Duration::from_secs(30),
+    )
+    .await;
+    // The laptop recomputed the challenge from the request's parameters and says so.
+    let shown = page.eval("document.body.innerText").await;
+    let shown = shown.as_str().unwrap_or_default().to_string();
+    assert!(
+        shown.contains("Allow agent coder to read openrouter"),
+        "{shown}"
+    );
+    assert!(shown.contains("may read openrouter"), "{shown}");
+    assert!(shown.contains("checked:"), "{shown}");
     let out = finish(child).await;
     assert!(
         ok(&out).contains("agent coder: openrouter"),

@@ -172,6 +172,7 @@ async fn bind_passkey(
         tag,
         operation: words,
         challenge: challenge::registry(tag, &op, params, chain.chain_id, nonce),
+        params: None,
     };
     let assertion = to_registry(&passkey::approve(state, progress, key, &ask).await?);
     progress.step(step);

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use agentkeys_contracts::bindings::SidecarRegistry;
+use agentkeys_core::approval::ApprovalParams;
 use agentkeys_core::chain::{roles, DeviceView, OperatorView, Tier};
 use agentkeys_core::daemon_api::{
     DeviceAddRequest, JobStarted, MasterChange, RevokeDeviceRequest, ThresholdRequest,
@@ -212,6 +213,12 @@ async fn add_job(
         tag: OpTag::RegisterAdditionalMaster,
         operation,
         challenge: c,
+        params: Some(ApprovalParams::RegisterAdditionalMaster {
+            device: new.device,
+            roles: roles::ALL,
+            passkey: pk,
+            rp_id: new.rp_id.clone(),
+        }),
     };
     let (approvers, assertions) =
         approvals(&state, &progress, &key, &view, ask(&words), &[new.device]).await?;
@@ -287,6 +294,7 @@ async fn threshold_job(
         tag: OpTag::SetRecoveryThreshold,
         operation: &words,
         challenge: c,
+        params: Some(ApprovalParams::SetRecoveryThreshold { threshold }),
     };
     let (approvers, assertions) = approvals(&state, &progress, &key, &view, ask, &[]).await?;
     progress.step("changing the threshold on chain");
@@ -328,6 +336,7 @@ async fn revoke_job(
         tag: OpTag::RevokeMaster,
         operation: &words,
         challenge: c,
+        params: Some(ApprovalParams::RevokeMaster { device }),
     };
     // The device being revoked is not asked to approve its own removal.
     let (approvers, assertions) = approvals(&state, &progress, &key, &view, ask, &[device]).await?;

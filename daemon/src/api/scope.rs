@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use agentkeys_contracts::bindings::AgentKeysScope;
+use agentkeys_core::approval::ApprovalParams;
 use agentkeys_core::daemon_api::{AgentNameRequest, JobStarted, ScopeSetRequest, ScopeShow};
 use agentkeys_core::error::{ApiError, ErrorCode};
 use agentkeys_core::names::validate_object_name;
@@ -126,6 +127,13 @@ async fn change(
         tag,
         operation: &words,
         challenge: c,
+        params: Some(match &services {
+            Some(list) => ApprovalParams::SetScope {
+                actor: a.actor,
+                services: list.clone(),
+            },
+            None => ApprovalParams::RevokeScope { actor: a.actor },
+        }),
     };
     let assertion = passkey::approve(&state, &progress, &key, &ask).await?;
     progress.step("changing the scope on chain");

@@ -4,11 +4,13 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use agentkeys_core::approval::{ApprovalAnswer, ApprovalRequest};
-use agentkeys_core::chain::{roles, Tier};
+use agentkeys_core::approval::{ApprovalAnswer, ApprovalParams, ApprovalRequest};
+use agentkeys_core::chain::{roles, DeviceView, Tier};
 use agentkeys_core::device_key::DeviceKey;
 use agentkeys_core::error::{ApiError, ErrorCode};
 use agentkeys_core::identity::Omni;
+use agentkeys_core::passkey::rp_id_hash;
+use alloy::primitives::B256;
 use futures::StreamExt;
 
 use crate::ceremony::MAX_OPERATION_CHARS;
@@ -66,23 +68,31 @@ pub async fn listen(state: SharedState) {
 
 async fn handle(state: SharedState, key: Arc<DeviceKey>, req: ApprovalRequest) {
     let id = req.request_id.clone();
-    if let Err(e) = check(&state, &key, &req).await {
-        tracing::warn!(request = %id, code = %e.code, "approval request refused");
-        let reason: String = e.message.chars().take(200).collect();
-        let _ = state
-            .relay
-            .answer_approval(&key, &id, &ApprovalAnswer::Declined { reason })
-            .await;
-        return;
-    }
+    let checked = match check(&state, &key, &req).await {
+        Ok(checked) => checked,
+        Err(e) => {
+            tracing::warn!(request = %id, code = %e.code, "approval request refused");
+            let reason: String = e.message.chars().take(200).collect();
+            let _ = state
+                .relay
+                .answer_approval(&key, &id, &ApprovalAnswer::Declined { reason })
+                .await;
+            return;
+        }
+    };
     let Some(challenge) = req.challenge_bytes() else {
         return;
     };
-    let asked = format!("{} (asked by device {})", req.operation, req.requester);
+    // The requester's words, then what this device recomputed itself; the verified part alone
+    // when both do not fit.
+    let asked = format!(
+        "{} (asked by device {}; checked: {checked})",
+        req.operation, req.requester
+    );
     let words = if asked.chars().count() <= MAX_OPERATION_CHARS {
         asked
     } else {
-        req.operation.clone()
+        format!("{checked} (asked by device {})", req.requester)
     };
     let st = state.clone();
     let spawned = state.jobs.spawn(move |progress| async move {
@@ -101,12 +111,12 @@ async fn handle(state: SharedState, key: Arc<DeviceKey>, req: ApprovalRequest) {
     }
 }
 
-/// Why this device must not approve `req`, if it must not.
+/// Why this device must not approve `req`, if it must not; else what it verified, in words.
 async fn check(
     state: &SharedState,
     key: &DeviceKey,
     req: &ApprovalRequest,
-) -> Result<(), ApiError> {
+) -> Result<String, ApiError> {
     let refuse = |why: &str| {
         Err(ApiError::new(
             ErrorCode::ApproverNotPermitted,
@@ -117,51 +127,150 @@ async fn check(
         return refuse("the request is for another RP ID than this device's passkey");
     }
     let mine = passkey::own(state)?;
-    let requester = state.relay.chain_device(&req.requester).await?;
-    if let Some(r) = &requester {
-        // This device's passkey is the requester's K11 (a machine without a browser that
-        // approves through this one): it is that device's authenticator.
-        if r.tier == Tier::Master
-            && !r.revoked
-            && r.operator == req.operator
-            && r.passkey == Some(mine.public_key)
-        {
-            return Ok(());
-        }
-    }
     // A machine without a browser registering, or attaching, this device's passkey as its
-    // own K11: approved only when the challenge is exactly that registration's.
+    // own K11: approved only when the challenge is exactly that binding.
     if req.op_tag == OpTag::RegisterFirstMaster.name() || req.op_tag == OpTag::AttachPasskey.name()
     {
+        let requester = state.relay.chain_device(&req.requester).await?;
         let expected = binding(state, &mine, req, requester.as_ref()).await?;
         return if Some(expected) == req.challenge_bytes() {
-            Ok(())
+            Ok(format!(
+                "make this passkey the K11 of device {}",
+                req.requester
+            ))
         } else {
             refuse("the challenge is not the binding of this passkey to the requesting device")
         };
     }
-    match requester {
-        Some(d) if d.tier == Tier::Master && !d.revoked && d.operator == req.operator => {}
-        _ => return refuse("the requester is not an active master of that operator"),
-    }
-    match state.relay.chain_device(&key.address()).await? {
-        Some(me) if me.revoked => refuse("this device has been revoked"),
-        Some(me) if me.operator != req.operator => {
-            refuse("the request comes from another operator than this device's")
-        }
-        Some(_) => Ok(()),
-        // Not registered yet: only the proof of its own passkey for its own registration, and
-        // only if the challenge is exactly that registration's (this device, every role, this
-        // passkey, the operator's current nonce).
-        None if req.op_tag == OpTag::RegisterAdditionalMaster.name() => {
-            if Some(own_registration(state, key, req).await?) == req.challenge_bytes() {
-                Ok(())
-            } else {
-                refuse("the challenge is not this device's own registration")
+    let requester = state.relay.chain_device(&req.requester).await?;
+    let active_master =
+        |d: &DeviceView| d.tier == Tier::Master && !d.revoked && d.operator == req.operator;
+    let Some(requester) = requester.filter(active_master) else {
+        return refuse("the requester is not an active master of that operator");
+    };
+    // This device's passkey is the requester's K11 (a machine without a browser that approves
+    // through this one), or this device is a master of the same operator, or it is about to
+    // become one and proves its own passkey for that.
+    let authenticator = requester.passkey == Some(mine.public_key);
+    if !authenticator {
+        match state.relay.chain_device(&key.address()).await? {
+            Some(me) if me.revoked => return refuse("this device has been revoked"),
+            Some(me) if me.operator != req.operator => {
+                return refuse("the request comes from another operator than this device's")
+            }
+            Some(_) => {}
+            None if req.op_tag == OpTag::RegisterAdditionalMaster.name() => {
+                return if Some(own_registration(state, key, req).await?) == req.challenge_bytes() {
+                    Ok(format!("add this device ({}) as a master", key.address()))
+                } else {
+                    refuse("the challenge is not this device's own registration")
+                };
+            }
+            None => {
+                return refuse(
+                    "this device is not registered; it can only approve its own addition",
+                )
             }
         }
-        None => refuse("this device is not registered; it can only approve its own addition"),
     }
+    let Some(params) = &req.params else {
+        return refuse("the request does not say what it binds, so it cannot be checked");
+    };
+    let (expected, summary) = recompute(state, &req.operator, params).await?;
+    if Some(expected) == req.challenge_bytes() {
+        Ok(summary)
+    } else {
+        refuse("the challenge does not match the operation's parameters on the chain")
+    }
+}
+
+/// The contract's challenge for `params` at the chain's current nonce, and a summary of it.
+async fn recompute(
+    state: &SharedState,
+    op: &Omni,
+    params: &ApprovalParams,
+) -> Result<([u8; 32], String), ApiError> {
+    let chain_id = state.relay.chain_status().await?.chain_id;
+    let operator_nonce =
+        || async { Ok::<_, ApiError>(operator::operator(&state.relay, op).await?.nonce) };
+    Ok(match params {
+        ApprovalParams::SetScope { actor, services } => {
+            let nonce = operator::scope(&state.relay, op, actor).await?.nonce;
+            let hashes: Vec<_> = services
+                .iter()
+                .map(|s| challenge::service_hash(s))
+                .collect();
+            (
+                challenge::scope(
+                    OpTag::SetScope,
+                    op,
+                    actor,
+                    challenge::scope_params(&hashes),
+                    chain_id,
+                    nonce,
+                ),
+                format!(
+                    "agent {} may read {}",
+                    short(&actor.to_hex()),
+                    services.join(", ")
+                ),
+            )
+        }
+        ApprovalParams::RevokeScope { actor } => {
+            let nonce = operator::scope(&state.relay, op, actor).await?.nonce;
+            (
+                challenge::scope(OpTag::RevokeScope, op, actor, B256::ZERO, chain_id, nonce),
+                format!("agent {} may read nothing", short(&actor.to_hex())),
+            )
+        }
+        ApprovalParams::RevokeMaster { device } => (
+            challenge::registry(
+                OpTag::RevokeMaster,
+                op,
+                challenge::revoke_master_params(device),
+                chain_id,
+                operator_nonce().await?,
+            ),
+            format!("revoke master {device}"),
+        ),
+        ApprovalParams::SetRecoveryThreshold { threshold } => (
+            challenge::registry(
+                OpTag::SetRecoveryThreshold,
+                op,
+                challenge::threshold_params(*threshold),
+                chain_id,
+                operator_nonce().await?,
+            ),
+            format!("{threshold} approvals for master changes"),
+        ),
+        ApprovalParams::RegisterAdditionalMaster {
+            device,
+            roles: r,
+            passkey: pk,
+            rp_id,
+        } => (
+            challenge::registry(
+                OpTag::RegisterAdditionalMaster,
+                op,
+                challenge::master_params(device, *r, pk, &rp_id_hash(rp_id)),
+                chain_id,
+                operator_nonce().await?,
+            ),
+            format!(
+                "add master {device} ({rp_id}) with {}",
+                roles::names(*r).join(", ")
+            ),
+        ),
+    })
+}
+
+/// `0x1234…abcd` for an omni shown in a sentence.
+fn short(hex: &str) -> String {
+    format!(
+        "0x{}…{}",
+        &hex[..8.min(hex.len())],
+        &hex[hex.len().saturating_sub(4)..]
+    )
 }
 
 /// The challenge that makes this passkey the requester's K11: its first registration (the
