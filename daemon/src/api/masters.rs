@@ -109,8 +109,8 @@ fn target<'a>(view: &'a OperatorView, device: &Address) -> Result<&'a DeviceView
                 ),
             )
         })?;
-    let remaining = view.active_recovery_masters as usize
-        - usize::from(t.roles & roles::RECOVERY != 0).min(view.active_recovery_masters as usize);
+    let remaining = (view.active_recovery_masters as usize)
+        .saturating_sub(usize::from(t.roles & roles::RECOVERY != 0));
     let needed = quorum_of(view);
     if remaining < needed {
         return Err(ApiError::new(
