@@ -128,6 +128,9 @@ error_codes! {
     PeerNotAllowed => ("peer_not_allowed", 403, exit::REFUSED, "the socket peer is not the daemon's user"),
     KeychainUnavailable => ("keychain_unavailable", 503, exit::UNAVAILABLE, "no keychain backend is available for the device key"),
     DaemonNotRunning => ("daemon_not_running", 503, exit::DAEMON_NOT_RUNNING, "the agentkeys daemon is not running; start it with `agentkeys up`"),
+    // Cloud credentials
+    CloudNotConfigured => ("cloud_not_configured", 503, exit::UNAVAILABLE, "this relay has no cloud role configured for that data class"),
+    StsFailed => ("sts_failed", 502, exit::UNAVAILABLE, "the cloud's token service refused or could not be reached"),
     // Passkey ceremonies
     CeremonyTimeout => ("ceremony_timeout", 408, exit::FAILURE, "the passkey ceremony was not completed in time; run the command again and approve in the browser"),
     CeremonyFailed => ("ceremony_failed", 400, exit::REFUSED, "the passkey ceremony failed: the browser reported an error, or its answer did not verify"),

@@ -9,6 +9,7 @@ pub mod axum_response;
 pub mod b64;
 pub mod cap;
 pub mod chain;
+pub mod cloud;
 pub mod daemon_api;
 pub mod device_key;
 pub mod envelope;

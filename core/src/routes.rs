@@ -5,6 +5,10 @@ use crate::names::{DataClass, Op};
 pub const HEALTHZ: &str = "/healthz";
 pub const READYZ: &str = "/readyz";
 pub const JWKS: &str = "/.well-known/jwks.json";
+pub const OIDC_DISCOVERY: &str = "/.well-known/openid-configuration";
+/// Web-identity tokens and temporary cloud credentials (session required).
+pub const MINT_OIDC_JWT: &str = "/v1/mint-oidc-jwt";
+pub const MINT_AWS_CREDS: &str = "/v1/mint-aws-creds";
 
 pub const SIWE_START: &str = "/v1/auth/siwe/start";
 pub const SIWE_VERIFY: &str = "/v1/auth/siwe/verify";

@@ -147,6 +147,7 @@ pub async fn run(config: RelayConfig, shutdown: impl Future<Output = ()>) -> Res
             chain_id: config.chain_id,
             vault_audience: config.vault_audience.clone(),
             k1: Broker::load_k1(&config.data_dir).map_err(|e| fail("broker", e))?,
+            k2: Broker::load_k2(&config.data_dir).map_err(|e| fail("broker", e))?,
             nonces: NonceStore::default(),
             signer,
             authority: Authority::new(chain.clone(), DEFAULT_CACHE_TTL),
@@ -229,6 +230,19 @@ pub async fn run(config: RelayConfig, shutdown: impl Future<Output = ()>) -> Res
         app = app.merge(crate::chain::routes::router(Arc::new(api)));
         let approvals = crate::approvals::ApprovalsApi::new(b.clone(), closing_rx.clone());
         app = app.merge(crate::approvals::router(Arc::new(approvals)));
+        // Minting is audited like a release: in this process, or at the audit relay.
+        let audit: Option<Arc<dyn AuditSink>> = match (&audit_log, &config.audit_url) {
+            (Some(log), _) => Some(Arc::new(LocalAudit(log.clone()))),
+            (None, Some(url)) => Some(Arc::new(RemoteAudit(client("audit_url", url)?))),
+            (None, None) => None,
+        };
+        let cloud = crate::cloud::CloudApi {
+            broker: b.clone(),
+            audit,
+            sts: crate::cloud::sts_client(&config.cloud),
+            config: config.cloud.clone(),
+        };
+        app = app.merge(crate::cloud::router(Arc::new(cloud)));
     }
     // The signer and audit APIs exist only between split roles; in one process the KEK path
     // never touches the network.

@@ -6,6 +6,7 @@ pub mod approvals;
 pub mod audit;
 pub mod broker;
 pub mod chain;
+pub mod cloud;
 pub mod config;
 pub mod health;
 pub mod http;

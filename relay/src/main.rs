@@ -111,7 +111,11 @@ fn main() -> ExitCode {
         .init();
     match cli.command {
         Command::Env => {
-            for (name, what) in config::ENV_VARS.iter().chain(config::CHAIN_ENV_VARS) {
+            for (name, what) in config::ENV_VARS
+                .iter()
+                .chain(config::CHAIN_ENV_VARS)
+                .chain(config::CLOUD_ENV_VARS)
+            {
                 println!("{name:32} {what}");
             }
             ExitCode::SUCCESS

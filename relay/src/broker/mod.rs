@@ -19,6 +19,7 @@ use std::sync::Arc;
 use zeroize::Zeroizing;
 
 pub const K1_FILE: &str = "broker/k1-session.key";
+pub const K2_FILE: &str = "broker/k2-oidc.key";
 
 pub struct Broker {
     /// `iss` of sessions and capabilities; also the SIWE URI.
@@ -28,6 +29,8 @@ pub struct Broker {
     pub chain_id: u64,
     pub vault_audience: String,
     pub k1: Es256Key,
+    /// K2: web-identity tokens only (purpose `oidc`); never accepted for a session or a cap.
+    pub k2: Es256Key,
     pub nonces: NonceStore,
     pub signer: Arc<dyn DekSigner>,
     /// Devices, scopes and the epoch, as the chain has them.
@@ -36,24 +39,29 @@ pub struct Broker {
 
 impl Broker {
     pub fn load_k1(data_dir: &Path) -> Result<Es256Key, String> {
-        let path = data_dir.join(K1_FILE);
-        let bytes = keys::load_or_create(&path, || {
-            Zeroizing::new(
-                Es256Key::generate(KeyPurpose::Session)
-                    .to_file_bytes()
-                    .to_vec(),
-            )
-        })
-        .map_err(|e| e.to_string())?;
-        Es256Key::from_file_bytes(KeyPurpose::Session, &bytes)
-            .map_err(|e| format!("{}: {e}", path.display()))
+        load_key(data_dir, K1_FILE, KeyPurpose::Session)
     }
 
+    pub fn load_k2(data_dir: &Path) -> Result<Es256Key, String> {
+        load_key(data_dir, K2_FILE, KeyPurpose::Oidc)
+    }
+
+    /// K1 and K2, each tagged with its purpose: a verifier asks for the purpose it expects.
     pub fn jwks(&self) -> Jwks {
         Jwks {
-            keys: vec![self.k1.jwk().clone()],
+            keys: vec![self.k1.jwk().clone(), self.k2.jwk().clone()],
         }
     }
+}
+
+/// The key of `purpose` in `file` under the data directory, created at first use.
+fn load_key(data_dir: &Path, file: &str, purpose: KeyPurpose) -> Result<Es256Key, String> {
+    let path = data_dir.join(file);
+    let bytes = keys::load_or_create(&path, || {
+        Zeroizing::new(Es256Key::generate(purpose).to_file_bytes().to_vec())
+    })
+    .map_err(|e| e.to_string())?;
+    Es256Key::from_file_bytes(purpose, &bytes).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 pub fn domain_of(url: &str) -> String {

@@ -329,9 +329,11 @@ pub(super) fn resolve(
     }
 
     let chain = super::chain::resolve(&file, &env, split)?;
+    let cloud = super::cloud::resolve(&file, &env)?;
 
     Ok(RelayConfig {
         chain,
+        cloud,
         listen,
         data_dir,
         roles,

@@ -3,6 +3,7 @@
 //! `BOOT_FAIL: <setting>: <reason>`.
 
 mod chain;
+mod cloud;
 mod env;
 
 use serde::Deserialize;
@@ -12,6 +13,8 @@ use std::path::{Path, PathBuf};
 
 pub use chain::ENV_VARS as CHAIN_ENV_VARS;
 pub use chain::{ChainConfig, ChainMode};
+pub use cloud::CloudConfig;
+pub use cloud::ENV_VARS as CLOUD_ENV_VARS;
 pub use env::ENV_VARS;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
@@ -80,6 +83,10 @@ pub struct FileConfig {
     pub chain_poll_ms: Option<u64>,
     pub audit_anchor_every_records: Option<u64>,
     pub audit_anchor_every_secs: Option<u64>,
+    pub sts_endpoint: Option<String>,
+    pub sts_region: Option<String>,
+    pub aws_role_credentials: Option<String>,
+    pub aws_role_memory: Option<String>,
 }
 
 /// Static S3 credentials. The secret never prints.
@@ -122,6 +129,7 @@ pub struct RelayConfig {
     pub audit_url: Option<String>,
     pub internal_token_file: Option<PathBuf>,
     pub chain: ChainConfig,
+    pub cloud: CloudConfig,
 }
 
 impl RelayConfig {
