@@ -111,6 +111,11 @@ pub enum Command {
         #[command(subcommand)]
         command: CompanionCommand,
     },
+    /// Temporary cloud credentials for programs that speak AWS (S3 SDKs, the aws CLI).
+    Aws {
+        #[command(subcommand)]
+        command: AwsCommand,
+    },
     /// This operator's master devices.
     Device {
         #[command(subcommand)]
@@ -172,6 +177,47 @@ pub enum ScopeCommand {
     },
     /// Remove every service from the agent's scope, approved with the passkey.
     Revoke { agent: String },
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct AwsTarget {
+    /// As this agent (its own prefix); the credentials are minted with a one-off token.
+    #[arg(long, value_name = "NAME")]
+    pub agent: Option<String>,
+    /// The data class whose bucket the credentials reach: credentials or memory.
+    #[arg(long, value_name = "CLASS", default_value = "credentials")]
+    pub class: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AwsCommand {
+    /// Run a command with temporary credentials in its environment (AWS_ACCESS_KEY_ID,
+    /// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN; on the embedded stack AWS_ENDPOINT_URL_S3),
+    /// plus AGENTKEYS_S3_BUCKET and AGENTKEYS_S3_PREFIX: all they may reach.
+    Exec {
+        #[command(flatten)]
+        target: AwsTarget,
+        /// Do not replace the secret values in the command's output with asterisks.
+        #[arg(long)]
+        no_masking: bool,
+        #[arg(
+            value_name = "COMMAND",
+            required = true,
+            trailing_var_arg = true,
+            allow_hyphen_values = true
+        )]
+        command: Vec<OsString>,
+    },
+    /// Print the JSON an AWS profile's `credential_process` expects.
+    CredentialProcess {
+        #[command(flatten)]
+        target: AwsTarget,
+    },
+    /// Print `export` lines for a shell (the values are secrets: do not log them).
+    Env {
+        #[command(flatten)]
+        target: AwsTarget,
+    },
 }
 
 #[derive(Subcommand, Debug)]

@@ -3,6 +3,7 @@
 //! Every failure prints exactly one line, `agentkeys: <message> (<code>)`, on stderr and
 //! exits with the code's exit status (`docs/errors.md`); usage errors exit 2.
 
+mod agent_token;
 mod args;
 mod commands;
 mod daemon_client;

@@ -89,6 +89,12 @@ pub struct AwsCredsResponse {
     /// Unix seconds.
     pub expiration: u64,
     pub role_arn: String,
+    /// The S3 endpoint to use them with; `None` for AWS itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_url: Option<String>,
+    /// The class's bucket and the actor's own prefix in it: all the credentials may reach.
+    pub bucket: String,
+    pub prefix: String,
 }
 
 impl fmt::Debug for AwsCredsResponse {
@@ -99,6 +105,9 @@ impl fmt::Debug for AwsCredsResponse {
             .field("session_token", &"redacted")
             .field("expiration", &self.expiration)
             .field("role_arn", &self.role_arn)
+            .field("endpoint_url", &self.endpoint_url)
+            .field("bucket", &self.bucket)
+            .field("prefix", &self.prefix)
             .finish()
     }
 }
@@ -126,6 +135,9 @@ mod tests {
             session_token: "t0k3n".into(),
             expiration: 1,
             role_arn: "arn:aws:iam::1:role/r".into(),
+            endpoint_url: None,
+            bucket: "b".into(),
+            prefix: "bots/x/credentials/".into(),
         };
         let shown = format!("{c:?}");
         assert!(

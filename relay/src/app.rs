@@ -11,8 +11,9 @@ use crate::health::{self, Dependencies};
 use crate::http::error::{method_not_allowed, route_not_found};
 use crate::http::serve::{serve, with_request_timeout};
 use crate::internal::{InternalAuth, InternalClient, InternalToken};
+use crate::isolation::{ActorScopedPolicy, SessionKeyring};
 use crate::keys;
-use crate::s3server::{self, AllowAll, EmbeddedS3Config};
+use crate::s3server::{self, EmbeddedS3Config};
 use crate::signer::{self, DekSigner, K3Store, LocalSigner, RemoteSigner};
 use crate::storage::ObjectStore;
 use crate::vault::{
@@ -62,11 +63,14 @@ fn embedded_credentials(data_dir: &Path) -> Result<S3Credentials, BootFail> {
     }
 }
 
+/// The embedded S3 server, with the actor-scoped temporary keys the broker mints for it.
 async fn start_embedded_s3(
     data_dir: &Path,
-    region: &str,
+    storage: &crate::config::StorageConfig,
+    keyring: Arc<SessionKeyring>,
     stop: watch::Receiver<bool>,
 ) -> Result<(String, S3Credentials), BootFail> {
+    let region = storage.region.as_str();
     let creds = embedded_credentials(data_dir)?;
     let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| {
         fail(
@@ -81,12 +85,19 @@ async fn start_embedded_s3(
         creds.secret_access_key.clone(),
     );
     cfg.region = region.to_string();
+    cfg.temporary = Some(keyring.clone());
+    let policy = Arc::new(ActorScopedPolicy {
+        keyring,
+        root_access_key: creds.access_key_id.clone(),
+        credentials_bucket: storage.credentials_bucket.clone(),
+        memory_bucket: storage.memory_bucket.clone(),
+    });
     let mut stop = stop;
     tokio::spawn(async move {
         let shutdown = async move {
             let _ = stop.wait_for(|s| *s).await;
         };
-        if let Err(e) = s3server::serve(cfg, listener, Arc::new(AllowAll), shutdown).await {
+        if let Err(e) = s3server::serve(cfg, listener, policy, shutdown).await {
             tracing::error!(error = %e, "embedded S3 server stopped");
         }
     });
@@ -162,12 +173,24 @@ pub async fn run(config: RelayConfig, shutdown: impl Future<Output = ()>) -> Res
         ..Default::default()
     };
     let mut app = Router::new();
+    // Set when this process serves the embedded S3: the broker then mints its temporary keys.
+    let mut embedded_s3 = None;
     if config.runs(Role::Vault) {
         let (endpoint, creds) = match config.storage.mode {
             StorageMode::Embedded => {
-                let (url, creds) =
-                    start_embedded_s3(&config.data_dir, &config.storage.region, stop_rx.clone())
-                        .await?;
+                let keyring =
+                    SessionKeyring::load(&config.data_dir).map_err(|e| fail("storage", e))?;
+                let (url, creds) = start_embedded_s3(
+                    &config.data_dir,
+                    &config.storage,
+                    keyring.clone(),
+                    stop_rx.clone(),
+                )
+                .await?;
+                embedded_s3 = Some(crate::cloud::EmbeddedS3Sessions {
+                    keyring,
+                    endpoint_url: url.clone(),
+                });
                 (Some(url), Some(creds))
             }
             StorageMode::S3 => (None, None),
@@ -241,6 +264,9 @@ pub async fn run(config: RelayConfig, shutdown: impl Future<Output = ()>) -> Res
             audit,
             sts: crate::cloud::sts_client(&config.cloud),
             config: config.cloud.clone(),
+            embedded: embedded_s3.clone(),
+            credentials_bucket: config.storage.credentials_bucket.clone(),
+            memory_bucket: config.storage.memory_bucket.clone(),
         };
         app = app.merge(crate::cloud::router(Arc::new(cloud)));
     }

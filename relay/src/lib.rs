@@ -11,6 +11,7 @@ pub mod config;
 pub mod health;
 pub mod http;
 pub mod internal;
+pub mod isolation;
 pub mod keys;
 pub mod s3server;
 pub mod signer;

@@ -42,6 +42,14 @@ async fn oidc_tokens_and_sts_credentials() {
         &[
             ("AGENTKEYS_STS_ENDPOINT", &moto.url),
             ("AGENTKEYS_AWS_ROLE_CREDENTIALS", ROLE),
+            // Objects in moto too, so no embedded S3 server mints keys of its own here.
+            ("AGENTKEYS_STORAGE", "s3"),
+            ("AGENTKEYS_S3_ENDPOINT", &moto.url),
+            ("AGENTKEYS_S3_ACCESS_KEY_ID", "test"),
+            ("AGENTKEYS_S3_SECRET_ACCESS_KEY", "test"),
+            ("AGENTKEYS_S3_CREATE_BUCKETS", "true"),
+            ("AGENTKEYS_CREDENTIALS_BUCKET", "ak-oidc-credentials"),
+            ("AGENTKEYS_MEMORY_BUCKET", "ak-oidc-memory"),
         ],
     );
 
@@ -123,6 +131,9 @@ async fn oidc_tokens_and_sts_credentials() {
     assert_eq!(s, 200, "{v}");
     let creds: AwsCredsResponse = serde_json::from_value(v).unwrap();
     assert_eq!(creds.role_arn, ROLE);
+    assert_eq!(creds.bucket, "ak-oidc-credentials");
+    assert_eq!(creds.prefix, format!("bots/{}/credentials/", op.to_hex()));
+    assert_eq!(creds.endpoint_url, None);
     assert!(creds.expiration > now_secs(), "{creds:?}");
     assert!(!creds.session_token.is_empty() && !creds.secret_access_key.is_empty());
     let s3 = aws_sdk_s3::Client::from_conf(

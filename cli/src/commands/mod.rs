@@ -3,6 +3,7 @@
 
 mod agent;
 mod audit;
+mod aws;
 mod chain;
 mod companion;
 mod daemon;
@@ -17,7 +18,7 @@ mod status;
 mod values;
 
 use crate::args::{
-    AgentCommand, AuditCommand, ChainCommand, Command, CompanionCommand, DaemonCommand,
+    AgentCommand, AuditCommand, AwsCommand, ChainCommand, Command, CompanionCommand, DaemonCommand,
     DeviceCommand, MemoryCommand, RecoverCommand, ScopeCommand,
 };
 use crate::error::CliError;
@@ -58,6 +59,15 @@ pub async fn dispatch(command: Command) -> Result<i32, CliError> {
             CompanionCommand::Stop => lifecycle::companion_stop().await,
             CompanionCommand::Init => companion::init(socket).await,
             CompanionCommand::Whoami { json } => companion::whoami(socket, json).await,
+        },
+        Command::Aws { command } => match command {
+            AwsCommand::Exec {
+                target,
+                no_masking,
+                command,
+            } => aws::exec(&target, no_masking, command).await,
+            AwsCommand::CredentialProcess { target } => aws::credential_process(&target).await,
+            AwsCommand::Env { target } => aws::env(&target).await,
         },
         Command::Device { command } => match command {
             DeviceCommand::Add {

@@ -13,14 +13,10 @@ use agentkeys_core::error::{exit, ErrorCode};
 use agentkeys_core::routes::daemon as route;
 use zeroize::Zeroizing;
 
-use agentkeys_core::daemon_api::{
-    AgentNameRequest, AgentToken, AgentTokenRevoke, AGENT_HEADER, AGENT_TOKEN_HEADER,
-};
-
 use super::values;
+use crate::agent_token::ChildToken;
 use crate::daemon_client::{DaemonClient, ENV_AGENT, ENV_AGENT_TOKEN};
 use crate::error::CliError;
-use crate::output;
 use crate::run::{self, ChildSpec, RunError};
 
 #[derive(Debug, PartialEq, Eq)]
@@ -94,24 +90,16 @@ pub async fn run_command(
         .await;
     };
     // A token for this child alone, revoked when it exits (also on failure to start it).
-    let device = DaemonClient::from_env()?;
-    let token: AgentToken = device
-        .post(
-            route::AGENT_TOKEN,
-            &AgentNameRequest {
-                name: agent.to_string(),
-            },
-        )
-        .await?;
-    // Inside another agent's child the token request itself is refused (agent_not_permitted).
-    let client = DaemonClient::from_env()?
-        .with_header(AGENT_HEADER, token.agent.clone())
-        .with_header(AGENT_TOKEN_HEADER, token.token.clone());
+    let child = ChildToken::issue(agent).await?;
+    let client = child.client()?;
     let extra = vec![
-        (ENV_AGENT.to_string(), Zeroizing::new(token.agent.clone())),
+        (
+            ENV_AGENT.to_string(),
+            Zeroizing::new(child.token.agent.clone()),
+        ),
         (
             ENV_AGENT_TOKEN.to_string(),
-            Zeroizing::new(token.token.clone()),
+            Zeroizing::new(child.token.token.clone()),
         ),
     ];
     let outcome = run_with(
@@ -123,18 +111,7 @@ pub async fn run_command(
         no_masking,
     )
     .await;
-    let revoke = AgentTokenRevoke {
-        token: token.token.clone(),
-    };
-    if let Err(e) = device
-        .post::<_, serde_json::Value>(route::AGENT_TOKEN_REVOKE, &revoke)
-        .await
-    {
-        output::note(&format!(
-            "could not revoke the child's agent token: {}",
-            e.message
-        ));
-    }
+    child.revoke().await;
     outcome
 }
 
@@ -166,13 +143,14 @@ async fn run_with(
         program,
         args,
         env: child_env,
+        plain_env: Vec::new(),
         masking: !no_masking,
     })
     .await
     .map_err(run_error)
 }
 
-fn run_error(e: RunError) -> CliError {
+pub(super) fn run_error(e: RunError) -> CliError {
     let exit = match e {
         RunError::NotFound(_) => 127,
         RunError::PermissionDenied(_) => 126,

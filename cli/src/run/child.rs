@@ -53,6 +53,9 @@ where
     for (name, value) in &spec.env {
         cmd.env(name, value.as_str());
     }
+    for (name, value) in &spec.plain_env {
+        cmd.env(name, value);
+    }
     let (mut out, mut err) = match output {
         Output::Inherit => {
             cmd.stdout(Stdio::inherit()).stderr(Stdio::inherit());

@@ -21,6 +21,8 @@ pub struct ChildSpec {
     pub args: Vec<OsString>,
     /// Variable name and secret value, added to the inherited environment.
     pub env: Vec<(String, Zeroizing<String>)>,
+    /// Variables that are no secret (endpoints, bucket names): added, never masked.
+    pub plain_env: Vec<(String, String)>,
     /// Mask secret values in the child's stdout and stderr.
     pub masking: bool,
 }
@@ -29,6 +31,14 @@ pub struct ChildSpec {
 /// child's code, or 128+signal if it was killed by a signal).
 pub async fn run_child(spec: ChildSpec) -> Result<i32, RunError> {
     validate_env(&spec.env)?;
+    for (name, value) in &spec.plain_env {
+        if !is_valid_env_name(name) {
+            return Err(RunError::InvalidEnvName(name.clone()));
+        }
+        if value.contains('\0') {
+            return Err(RunError::InvalidEnvValue(name.clone()));
+        }
+    }
     // Piping costs the child its terminal (no colours, block buffering), so
     // only pipe when there is something to mask.
     let maskable = spec

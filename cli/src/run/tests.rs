@@ -23,6 +23,7 @@ fn sh(script: &str, env: &[(&str, &str)], masking: bool) -> ChildSpec {
             .iter()
             .map(|(k, v)| (k.to_string(), Zeroizing::new(v.to_string())))
             .collect(),
+        plain_env: Vec::new(),
         masking,
     }
 }
@@ -209,6 +210,7 @@ async fn missing_program_is_not_found() {
         program: "agentkeys-test-no-such-program".into(),
         args: Vec::new(),
         env: Vec::new(),
+        plain_env: Vec::new(),
         masking: true,
     };
     let err = run_child(spec).await.expect_err("must fail");
@@ -228,6 +230,7 @@ async fn non_executable_file_is_permission_denied() {
         program: OsString::from(&path),
         args: Vec::new(),
         env: Vec::new(),
+        plain_env: Vec::new(),
         masking: false,
     };
     let err = run_child(spec).await.expect_err("must fail");

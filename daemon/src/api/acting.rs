@@ -2,7 +2,10 @@
 //! that names an agent (`x-agentkeys-agent`) or carries a per-child token must carry that
 //! agent's token, and may then only read and list the agent's own secrets and memory.
 
-use agentkeys_core::daemon_api::{AGENT_HEADER, AGENT_TOKEN_HEADER};
+use std::sync::Arc;
+
+use agentkeys_core::daemon_api::{AGENT_HEADER, AGENT_TOKEN_HEADER, STORE_FOR_HEADER};
+use agentkeys_core::device_key::DeviceKey;
 use agentkeys_core::error::{ApiError, ErrorCode};
 use agentkeys_core::routes::daemon as paths;
 use axum::extract::{Request, State};
@@ -57,6 +60,31 @@ pub fn resolve(state: &AppState, headers: &HeaderMap) -> Result<Acting, ApiError
     }
 }
 
+/// The key the vault call is made with: this device's, or the agent's the request acts as
+/// (checked by the guard), or, for `store --for`, the named agent's.
+pub(super) async fn signer_key(
+    state: &SharedState,
+    headers: &HeaderMap,
+    store: bool,
+) -> Result<Arc<DeviceKey>, ApiError> {
+    match resolve(state, headers)? {
+        Acting::Agent(name) => super::agents::agent_key(state, &name).await,
+        Acting::Device => match headers.get(STORE_FOR_HEADER) {
+            Some(v) if store => {
+                let name = v.to_str().map_err(|_| {
+                    ApiError::new(ErrorCode::BadRequest, "the agent name is not text")
+                })?;
+                super::agents::agent_key(state, name).await
+            }
+            Some(_) => Err(ApiError::new(
+                ErrorCode::BadRequest,
+                "only `store` may write for an agent; an agent reads with its own token",
+            )),
+            None => state.identity.require().await,
+        },
+    }
+}
+
 /// The routes an agent's child may use.
 fn open_to_agents(path: &str) -> bool {
     [
@@ -65,6 +93,7 @@ fn open_to_agents(path: &str) -> bool {
         paths::SECRET_LIST,
         paths::MEMORY_GET,
         paths::MEMORY_PUT,
+        paths::AWS_CREDS,
     ]
     .contains(&path)
 }

@@ -4,6 +4,7 @@
 mod acting;
 mod agents;
 mod audit;
+mod aws;
 mod chain;
 mod companion;
 mod error;
@@ -57,6 +58,7 @@ pub fn router(state: SharedState) -> Router {
         .route(paths::RECOVER_REVOKE, post(masters::revoke))
         .route(paths::COMPANION_WHOAMI, get(companion::whoami))
         .route(paths::COMPANION_APPROVE, post(companion::approve))
+        .route(paths::AWS_CREDS, post(aws::creds))
         .fallback(error::route_not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), acting::guard))

@@ -7,42 +7,13 @@ use agentkeys_core::names::{validate_object_name, DataClass, Op, MAX_VALUE_BYTES
 use agentkeys_core::wire::{
     GetResponse, ListRequest, ListResponse, NameRequest, PutRequest, PutResponse, TeardownResponse,
 };
-use std::sync::Arc;
-
-use agentkeys_core::daemon_api::STORE_FOR_HEADER;
-use agentkeys_core::device_key::DeviceKey;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
 
-use super::acting::{self, Acting};
-use super::{agents, ApiJson, ApiResult};
+use super::acting;
+use super::{ApiJson, ApiResult};
 use crate::state::SharedState;
-
-/// The key the vault call is made with: this device's, or the agent's the request acts as
-/// (checked by the guard), or, for `store --for`, the named agent's.
-async fn signer_key(
-    state: &SharedState,
-    headers: &HeaderMap,
-    store: bool,
-) -> Result<Arc<DeviceKey>, ApiError> {
-    match acting::resolve(state, headers)? {
-        Acting::Agent(name) => agents::agent_key(state, &name).await,
-        Acting::Device => match headers.get(STORE_FOR_HEADER) {
-            Some(v) if store => {
-                let name = v.to_str().map_err(|_| {
-                    ApiError::new(ErrorCode::BadRequest, "the agent name is not text")
-                })?;
-                agents::agent_key(state, name).await
-            }
-            Some(_) => Err(ApiError::new(
-                ErrorCode::BadRequest,
-                "only `store` may write for an agent; an agent reads with its own token",
-            )),
-            None => state.identity.require().await,
-        },
-    }
-}
 
 pub async fn store(
     State(state): State<SharedState>,
@@ -89,7 +60,7 @@ pub async fn list(
     headers: HeaderMap,
     ApiJson(req): ApiJson<ListRequest>,
 ) -> ApiResult<ListResponse> {
-    let key = signer_key(&state, &headers, false).await?;
+    let key = acting::signer_key(&state, &headers, false).await?;
     let resp = state
         .relay
         .vault(&key, DataClass::Credentials, Op::List, "", &req)
@@ -105,7 +76,7 @@ async fn put(
 ) -> ApiResult<PutResponse> {
     validate_object_name(&req.name)?;
     check_value(&req)?;
-    let key = signer_key(state, headers, true).await?;
+    let key = acting::signer_key(state, headers, true).await?;
     let resp = state
         .relay
         .vault(&key, dc, Op::Store, &req.name, &req)
@@ -121,7 +92,7 @@ async fn named<Resp: serde::de::DeserializeOwned>(
     req: NameRequest,
 ) -> ApiResult<Resp> {
     validate_object_name(&req.name)?;
-    let key = signer_key(state, headers, false).await?;
+    let key = acting::signer_key(state, headers, false).await?;
     let resp = state.relay.vault(&key, dc, op, &req.name, &req).await?;
     Ok(Json(resp))
 }

@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use crate::broker::Broker;
 use crate::config::CloudConfig;
+use crate::isolation::SessionKeyring;
 use crate::vault::AuditSink;
 
 pub struct CloudApi {
@@ -24,4 +25,15 @@ pub struct CloudApi {
     /// `None` when no role is configured.
     pub sts: Option<aws_sdk_sts::Client>,
     pub config: CloudConfig,
+    /// In the embedded deployment: the S3 server whose temporary keys this broker mints.
+    pub embedded: Option<EmbeddedS3Sessions>,
+    pub credentials_bucket: String,
+    pub memory_bucket: String,
+}
+
+/// The embedded S3 server's session keyring and address.
+#[derive(Clone)]
+pub struct EmbeddedS3Sessions {
+    pub keyring: Arc<SessionKeyring>,
+    pub endpoint_url: String,
 }

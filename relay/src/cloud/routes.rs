@@ -4,9 +4,10 @@
 use std::sync::Arc;
 
 use agentkeys_core::cloud::{
-    AwsCredsRequest, OidcClaims, OidcTokenRequest, OidcTokenResponse, OpenIdConfiguration,
-    AWS_TAGS_CLAIM,
+    AwsCredsRequest, AwsCredsResponse, OidcClaims, OidcTokenRequest, OidcTokenResponse,
+    OpenIdConfiguration, AWS_TAGS_CLAIM,
 };
+use agentkeys_core::envelope::object_prefix;
 use agentkeys_core::identity::sha256;
 use agentkeys_core::names::DataClass;
 use agentkeys_core::routes;
@@ -115,16 +116,6 @@ async fn mint_aws(State(api): State<Arc<CloudApi>>, req: Request) -> Result<Resp
         DataClass::Credentials => api.config.role_credentials.as_deref(),
         DataClass::Memory => api.config.role_memory.as_deref(),
     };
-    let (Some(role), Some(client)) = (role, api.sts.as_ref()) else {
-        return Err(ApiError::new(
-            ErrorCode::CloudNotConfigured,
-            format!(
-                "no role is configured for the {} class",
-                r.data_class.as_str()
-            ),
-        )
-        .into());
-    };
     let duration = r.duration_secs.unwrap_or(sts::DURATION_MAX);
     if !(sts::DURATION_MIN..=sts::DURATION_MAX).contains(&duration) {
         return Err(ApiError::new(
@@ -137,11 +128,51 @@ async fn mint_aws(State(api): State<Arc<CloudApi>>, req: Request) -> Result<Resp
         )
         .into());
     }
-    // The token only needs to outlive the call to STS.
+    let bucket = match r.data_class {
+        DataClass::Credentials => api.credentials_bucket.clone(),
+        DataClass::Memory => api.memory_bucket.clone(),
+    };
+    let prefix = object_prefix(r.data_class, &s.act);
+    // The token only needs to outlive the call to STS; its jti names the minting in the audit.
     let (jwt, claims) = token::mint(&api.broker, &s, token::ttl(None)?, now_secs())?;
-    record(&api, &s, &claims, role, "mint-aws-creds", r.data_class).await?;
-    // One session per actor, named so CloudTrail shows who it was.
-    let session_name = format!("agentkeys-{}", &s.act.to_hex()[..16]);
-    let creds = sts::assume(client, role, &session_name, &jwt, duration).await?;
+    let creds = match (role, api.sts.as_ref(), api.embedded.as_ref()) {
+        (Some(role), Some(client), _) => {
+            record(&api, &s, &claims, role, "mint-aws-creds", r.data_class).await?;
+            // One session per actor, named so CloudTrail shows who it was.
+            let session_name = format!("agentkeys-{}", &s.act.to_hex()[..16]);
+            AwsCredsResponse {
+                bucket,
+                prefix,
+                ..sts::assume(client, role, &session_name, &jwt, duration).await?
+            }
+        }
+        (None, _, Some(embedded)) => {
+            let role = format!("embedded:{}", r.data_class.as_str());
+            record(&api, &s, &claims, &role, "mint-aws-creds", r.data_class).await?;
+            let m = embedded
+                .keyring
+                .mint(s.act, s.opr, r.data_class, duration, now_secs());
+            AwsCredsResponse {
+                access_key_id: m.access_key_id,
+                secret_access_key: m.secret_access_key.to_string(),
+                session_token: m.session_token.to_string(),
+                expiration: m.expiration,
+                role_arn: role,
+                endpoint_url: Some(embedded.endpoint_url.clone()),
+                bucket,
+                prefix,
+            }
+        }
+        _ => {
+            return Err(ApiError::new(
+                ErrorCode::CloudNotConfigured,
+                format!(
+                    "no role is configured for the {} class",
+                    r.data_class.as_str()
+                ),
+            )
+            .into())
+        }
+    };
     Ok(json_ok(&creds))
 }

@@ -68,5 +68,8 @@ pub async fn assume(
         session_token: c.session_token().to_string(),
         expiration: u64::try_from(c.expiration().secs()).unwrap_or(0),
         role_arn: role_arn.to_string(),
+        endpoint_url: None,
+        bucket: String::new(),
+        prefix: String::new(),
     })
 }

@@ -1,6 +1,9 @@
 //! Configuration of the embedded S3 server and its fixed limits.
 
 use std::fmt;
+use std::sync::Arc;
+
+use super::auth::TemporaryKeys;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -32,6 +35,8 @@ pub struct EmbeddedS3Config {
     pub secret_access_key: String,
     /// Region reported to clients, normally "us-east-1".
     pub region: String,
+    /// Temporary keys accepted beside the server's own (actor-scoped credentials).
+    pub temporary: Option<Arc<dyn TemporaryKeys>>,
 }
 
 impl EmbeddedS3Config {
@@ -46,6 +51,7 @@ impl EmbeddedS3Config {
             access_key_id: access_key_id.into(),
             secret_access_key: secret_access_key.into(),
             region: "us-east-1".to_owned(),
+            temporary: None,
         }
     }
 
@@ -70,6 +76,7 @@ impl fmt::Debug for EmbeddedS3Config {
             .field("access_key_id", &self.access_key_id)
             .field("secret_access_key", &"<redacted>")
             .field("region", &self.region)
+            .field("temporary", &self.temporary.is_some())
             .finish()
     }
 }

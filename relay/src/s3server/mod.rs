@@ -38,6 +38,7 @@ mod tests;
 use std::future::Future;
 use std::sync::Arc;
 
+pub use auth::TemporaryKeys;
 pub use config::{EmbeddedS3Config, MAX_OBJECT_SIZE};
 pub use policy::{AccessDenied, AccessPolicy, AccessRequest, AllowAll, S3Op};
 

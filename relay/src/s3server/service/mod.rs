@@ -44,6 +44,7 @@ pub(crate) fn build(
     builder.set_auth(SingleKeyAuth::new(
         &config.access_key_id,
         &config.secret_access_key,
+        config.temporary.clone(),
     ));
     let mut limits = S3Config::default();
     // Whole-body XML requests (multi-delete) never need more than an object may hold.
