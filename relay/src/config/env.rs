@@ -69,6 +69,10 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "audit relay to call when the vault runs without it",
     ),
     (
+        "AGENTKEYS_REQUIRE_CALLER_CREDENTIALS",
+        "true: the vault refuses requests without the caller's X-Aws-* credentials",
+    ),
+    (
         "AGENTKEYS_INTERNAL_TOKEN_FILE",
         "shared secret between split roles (0600 file)",
     ),
@@ -330,10 +334,22 @@ pub(super) fn resolve(
 
     let chain = super::chain::resolve(&file, &env, split)?;
     let cloud = super::cloud::resolve(&file, &env)?;
+    let require_caller_credentials = match env("AGENTKEYS_REQUIRE_CALLER_CREDENTIALS").as_deref() {
+        Some("true") => true,
+        Some("false") => false,
+        Some(v) => {
+            return Err(BootFail::new(
+                "require_caller_credentials",
+                format!("'{v}' is not true or false"),
+            ))
+        }
+        None => file.require_caller_credentials.unwrap_or(false),
+    };
 
     Ok(RelayConfig {
         chain,
         cloud,
+        require_caller_credentials,
         listen,
         data_dir,
         roles,

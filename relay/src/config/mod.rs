@@ -87,6 +87,7 @@ pub struct FileConfig {
     pub sts_region: Option<String>,
     pub aws_role_credentials: Option<String>,
     pub aws_role_memory: Option<String>,
+    pub require_caller_credentials: Option<bool>,
 }
 
 /// Static S3 credentials. The secret never prints.
@@ -130,6 +131,8 @@ pub struct RelayConfig {
     pub internal_token_file: Option<PathBuf>,
     pub chain: ChainConfig,
     pub cloud: CloudConfig,
+    /// The vault refuses requests without the caller's own storage credentials.
+    pub require_caller_credentials: bool,
 }
 
 impl RelayConfig {

@@ -4,6 +4,7 @@
 use crate::config::{S3Credentials, StorageConfig};
 use agentkeys_core::names::DataClass;
 use agentkeys_core::{ApiError, ErrorCode};
+use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::{
     BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
@@ -12,6 +13,23 @@ use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
 use std::time::Duration;
+
+/// Temporary credentials a caller presents to the vault (`X-Aws-*` headers).
+pub struct CallerCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: zeroize::Zeroizing<String>,
+    pub session_token: zeroize::Zeroizing<String>,
+}
+
+impl std::fmt::Debug for CallerCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallerCredentials")
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"redacted")
+            .field("session_token", &"redacted")
+            .finish()
+    }
+}
 
 /// Objects larger than this are never read into memory (envelopes of 1 MiB values are ~1 MiB).
 pub const MAX_OBJECT_BYTES: usize = 2 * 1024 * 1024;
@@ -32,7 +50,45 @@ fn unavailable(what: &str, e: impl std::fmt::Display) -> ApiError {
     )
 }
 
+/// A refused request (403: credentials that may not touch that object) is the caller's
+/// problem, not an outage.
+fn failure<E: std::error::Error + Send + Sync + 'static>(
+    what: &str,
+    e: &SdkError<E, HttpResponse>,
+) -> ApiError {
+    if e.raw_response().is_some_and(|r| r.status().as_u16() == 403) {
+        tracing::info!(operation = what, "the object store refused the credentials");
+        return ApiError::new(
+            ErrorCode::StorageAccessDenied,
+            format!("the object store refused {what} with these credentials"),
+        );
+    }
+    unavailable(what, aws_sdk_s3::error::DisplayErrorContext(e))
+}
+
 impl ObjectStore {
+    /// The same store reached with the caller's own (temporary, actor-scoped) credentials, so
+    /// the storage layer itself enforces the actor's prefix (ARCHITECTURE §6, layer 3).
+    pub fn with_caller(&self, c: &CallerCredentials) -> ObjectStore {
+        let conf = self
+            .client
+            .config()
+            .to_builder()
+            .credentials_provider(Credentials::new(
+                c.access_key_id.clone(),
+                c.secret_access_key.to_string(),
+                Some(c.session_token.to_string()),
+                None,
+                "agentkeys-caller",
+            ))
+            .build();
+        ObjectStore {
+            client: Client::from_conf(conf),
+            credentials_bucket: self.credentials_bucket.clone(),
+            memory_bucket: self.memory_bucket.clone(),
+        }
+    }
+
     /// `endpoint` overrides the configured one (the embedded server's bound address).
     pub async fn connect(
         cfg: &StorageConfig,
@@ -101,10 +157,7 @@ impl ObjectStore {
                         s.is_bucket_already_owned_by_you() || s.is_bucket_already_exists()
                     });
                     if !owned {
-                        return Err(unavailable(
-                            "create_bucket",
-                            aws_sdk_s3::error::DisplayErrorContext(&e),
-                        ));
+                        return Err(failure("create_bucket", &e));
                     }
                 }
             }
@@ -143,7 +196,7 @@ impl ObjectStore {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| unavailable("put", aws_sdk_s3::error::DisplayErrorContext(&e)))
+            .map_err(|e| failure("put", &e))
     }
 
     pub async fn get(&self, dc: DataClass, key: &str) -> Result<Option<Vec<u8>>, ApiError> {
@@ -165,10 +218,7 @@ impl ObjectStore {
                         return Ok(None);
                     }
                 }
-                return Err(unavailable(
-                    "get",
-                    aws_sdk_s3::error::DisplayErrorContext(&e),
-                ));
+                return Err(failure("get", &e));
             }
         };
         if resp
@@ -214,10 +264,7 @@ impl ObjectStore {
                         return Ok(false);
                     }
                 }
-                Err(unavailable(
-                    "head",
-                    aws_sdk_s3::error::DisplayErrorContext(&e),
-                ))
+                Err(failure("head", &e))
             }
         }
     }
@@ -230,7 +277,7 @@ impl ObjectStore {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| unavailable("delete", aws_sdk_s3::error::DisplayErrorContext(&e)))
+            .map_err(|e| failure("delete", &e))
     }
 
     /// Every key under `prefix`, following continuation tokens, at most `limit` keys.
@@ -251,10 +298,7 @@ impl ObjectStore {
             if let Some(t) = &token {
                 req = req.continuation_token(t);
             }
-            let resp = req
-                .send()
-                .await
-                .map_err(|e| unavailable("list", aws_sdk_s3::error::DisplayErrorContext(&e)))?;
+            let resp = req.send().await.map_err(|e| failure("list", &e))?;
             keys.extend(
                 resp.contents()
                     .iter()

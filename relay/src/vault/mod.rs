@@ -3,6 +3,7 @@
 //! releases data or acknowledges a write.
 
 mod audit_sink;
+pub mod caller_creds;
 mod keysource;
 mod ops;
 mod replay;
@@ -34,6 +35,8 @@ pub struct Vault {
     pub verified: VerifiedCaps,
     /// The vault's own view of the chain, independent of the broker's.
     pub authority: Arc<Authority>,
+    /// Refuse requests that do not bring the caller's own storage credentials.
+    pub require_caller_credentials: bool,
 }
 
 pub fn router(vault: Arc<Vault>) -> Router {

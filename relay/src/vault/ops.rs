@@ -4,6 +4,7 @@
 
 use super::Vault;
 use crate::http::{decode_json, json_ok};
+use crate::storage::ObjectStore;
 use agentkeys_core::cap::CapClaims;
 use agentkeys_core::envelope::{self, Dek, EnvelopeError, EnvelopeHeader, ObjectContext};
 use agentkeys_core::names::{validate_object_name, Op, LIST_ALL, MAX_VALUE_BYTES};
@@ -29,19 +30,29 @@ fn same_service(c: &CapClaims, name: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-pub async fn run(v: &Vault, c: &CapClaims, body: &[u8]) -> Result<Response, ApiError> {
+pub async fn run(
+    v: &Vault,
+    store: &ObjectStore,
+    c: &CapClaims,
+    body: &[u8],
+) -> Result<Response, ApiError> {
     match c.op {
-        Op::Store => store(v, c, decode(body)?).await,
-        Op::Fetch => fetch(v, c, decode(body)?).await,
-        Op::Teardown => teardown(v, c, decode(body)?).await,
+        Op::Store => put(v, store, c, decode(body)?).await,
+        Op::Fetch => fetch(v, store, c, decode(body)?).await,
+        Op::Teardown => teardown(store, c, decode(body)?).await,
         Op::List => {
             let _: ListRequest = decode(body)?;
-            list(v, c).await
+            list(store, c).await
         }
     }
 }
 
-async fn store(v: &Vault, c: &CapClaims, req: PutRequest) -> Result<Response, ApiError> {
+async fn put(
+    v: &Vault,
+    store: &ObjectStore,
+    c: &CapClaims,
+    req: PutRequest,
+) -> Result<Response, ApiError> {
     same_service(c, &req.name)?;
     let plain = req
         .value
@@ -64,17 +75,22 @@ async fn store(v: &Vault, c: &CapClaims, req: PutRequest) -> Result<Response, Ap
     };
     let sealed = envelope::seal(&dek, &header, &ctx, &plain);
     let key = envelope::object_key(c.dc, &c.sub, &req.name);
-    v.store.put(c.dc, &key, sealed).await?;
+    store.put(c.dc, &key, sealed).await?;
     Ok(json_ok(&PutResponse {
         name: req.name,
         stored: true,
     }))
 }
 
-async fn fetch(v: &Vault, c: &CapClaims, req: NameRequest) -> Result<Response, ApiError> {
+async fn fetch(
+    v: &Vault,
+    store: &ObjectStore,
+    c: &CapClaims,
+    req: NameRequest,
+) -> Result<Response, ApiError> {
     same_service(c, &req.name)?;
     let key = envelope::object_key(c.dc, &c.sub, &req.name);
-    let bytes = v.store.get(c.dc, &key).await?.ok_or_else(|| {
+    let bytes = store.get(c.dc, &key).await?.ok_or_else(|| {
         ApiError::new(
             ErrorCode::SecretNotFound,
             format!("no {} stored under '{}'", c.dc, req.name),
@@ -115,28 +131,32 @@ async fn fetch(v: &Vault, c: &CapClaims, req: NameRequest) -> Result<Response, A
     }))
 }
 
-async fn teardown(v: &Vault, c: &CapClaims, req: NameRequest) -> Result<Response, ApiError> {
+async fn teardown(
+    store: &ObjectStore,
+    c: &CapClaims,
+    req: NameRequest,
+) -> Result<Response, ApiError> {
     same_service(c, &req.name)?;
     let key = envelope::object_key(c.dc, &c.sub, &req.name);
-    if !v.store.exists(c.dc, &key).await? {
+    if !store.exists(c.dc, &key).await? {
         return Err(ApiError::new(
             ErrorCode::SecretNotFound,
             format!("no {} stored under '{}'", c.dc, req.name),
         ));
     }
-    v.store.delete(c.dc, &key).await?;
+    store.delete(c.dc, &key).await?;
     Ok(json_ok(&TeardownResponse {
         name: req.name,
         deleted: true,
     }))
 }
 
-async fn list(v: &Vault, c: &CapClaims) -> Result<Response, ApiError> {
+async fn list(store: &ObjectStore, c: &CapClaims) -> Result<Response, ApiError> {
     if c.svc != LIST_ALL {
         return Err(ApiError::from_code(ErrorCode::CapServiceMismatch));
     }
     let prefix = envelope::object_prefix(c.dc, &c.sub);
-    let keys = v.store.list(c.dc, &prefix, LIST_LIMIT).await?;
+    let keys = store.list(c.dc, &prefix, LIST_LIMIT).await?;
     let mut names: Vec<String> = keys
         .iter()
         .filter_map(|k| {

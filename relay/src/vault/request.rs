@@ -35,6 +35,7 @@ pub async fn handle(
         None => None,
     };
     let claims = verify(&v, &token, dc, op, now).await?;
+    let caller = super::caller_creds::from_headers(req.headers(), v.require_caller_credentials);
     let body = read_body(req.into_body(), MAX_BODY_BYTES).await?;
     let outcome = async {
         // The chain may have changed since the broker minted: revoked device, narrowed scope,
@@ -70,7 +71,13 @@ pub async fn handle(
                 ))
             }
         }
-        ops::run(&v, &claims, &body).await
+        // With the caller's own credentials the object store itself holds the actor to its
+        // prefix; without, the vault's.
+        let store = match caller? {
+            Some(c) => v.store.with_caller(&c),
+            None => v.store.clone(),
+        };
+        ops::run(&v, &store, &claims, &body).await
     }
     .await;
     match outcome {
