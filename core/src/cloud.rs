@@ -19,6 +19,10 @@ pub const OIDC_TTL_DEFAULT: u64 = 300;
 /// The session tags AWS reads from a web-identity token (`aws:PrincipalTag/...`).
 pub const TAG_ACTOR: &str = "agentkeys_actor_omni";
 pub const TAG_OPERATOR: &str = "agentkeys_operator_omni";
+/// The caller's own storage credentials on a vault request (all three or none).
+pub const CALLER_ACCESS_KEY_HEADER: &str = "x-aws-access-key-id";
+pub const CALLER_SECRET_KEY_HEADER: &str = "x-aws-secret-access-key";
+pub const CALLER_SESSION_TOKEN_HEADER: &str = "x-aws-session-token";
 /// The claim AWS reads session tags from.
 pub const AWS_TAGS_CLAIM: &str = "https://aws.amazon.com/tags";
 

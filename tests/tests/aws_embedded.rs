@@ -4,7 +4,9 @@
 //! PrincipalTag bucket policies would: the actor's own prefix of its class's bucket only.
 //! Also `aws credential-process` and `aws env`.
 
+use agentkeys_core::names::DataClass;
 use agentkeys_tests::passkey_flow::{ok, refused, text};
+use agentkeys_tests::relay_client::{code, RelayClient};
 use agentkeys_tests::stack::Stack;
 
 /// Prints `<name> <ok|S3 error code>` for each operation; `OTHER` and `FOREIGN_BUCKET` come
@@ -163,5 +165,32 @@ fn aws_exec_reaches_only_the_actors_own_prefix() {
         &s.run(&["aws", "env", "--agent", "nobody"], None),
         5,
         "agent_not_found",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_strict_vault_is_served_with_the_daemons_own_storage_credentials() {
+    // The relay refuses vault requests without the caller's storage credentials; the daemon
+    // mints them on the first refusal and sends them from then on, for the device and agents.
+    let s = Stack::new().with_env("AGENTKEYS_REQUIRE_CALLER_CREDENTIALS", "true");
+    s.ok(&["up"], None);
+    s.ok(&["init", "--no-passkey"], None);
+    s.ok(&["store", "openrouter"], Some(b"sk-strict-1"));
+    assert_eq!(s.ok(&["read", "openrouter"], None).trim(), "sk-strict-1");
+    assert_eq!(s.ok(&["list"], None).trim(), "openrouter");
+    s.ok(&["memory", "put", "notes"], Some(b"short answers"));
+    assert_eq!(
+        s.ok(&["memory", "get", "notes"], None).trim(),
+        "short answers"
+    );
+    // The relay is strict indeed: a client without storage credentials is refused.
+    let addr = std::fs::read_to_string(s.relay_data_dir().join("relay.addr")).unwrap();
+    let mut other = RelayClient::new(&format!("http://{}", addr.trim()));
+    other.sign_in().await;
+    let (status, v) = other.store(DataClass::Credentials, "x", b"v").await;
+    assert_eq!(
+        (status, code(&v).as_str()),
+        (401, "caller_credentials_required"),
+        "{v}"
     );
 }

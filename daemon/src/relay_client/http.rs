@@ -56,6 +56,18 @@ impl Http {
         proof: Option<&str>,
         body: Bytes,
     ) -> Result<Zeroizing<Vec<u8>>, ApiError> {
+        self.post_with(path, bearer, proof, &[], body).await
+    }
+
+    /// [`Http::post`] with more headers (the caller's storage credentials).
+    pub(crate) async fn post_with(
+        &self,
+        path: &str,
+        bearer: Option<&str>,
+        proof: Option<&str>,
+        extra: &[(&str, &str)],
+        body: Bytes,
+    ) -> Result<Zeroizing<Vec<u8>>, ApiError> {
         let mut req = self
             .client
             .post(format!("{}{path}", self.base))
@@ -66,6 +78,9 @@ impl Http {
         }
         if let Some(proof) = proof {
             req = req.header(POP_HEADER, proof);
+        }
+        for (name, value) in extra {
+            req = req.header(*name, *value);
         }
         self.send(path, req).await
     }

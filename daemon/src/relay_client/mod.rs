@@ -7,6 +7,7 @@ mod caps;
 pub mod chain_tx;
 mod http;
 mod session;
+mod storage_creds;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -38,6 +39,7 @@ pub struct RelayClient {
     // requests wait for one sign-in instead of each signing in.
     sessions: Mutex<HashMap<Address, CachedSession>>,
     caps: CapCache,
+    storage: storage_creds::StorageCreds,
 }
 
 impl RelayClient {
@@ -46,6 +48,7 @@ impl RelayClient {
             http: Http::new(base_url)?,
             sessions: Mutex::new(HashMap::new()),
             caps: CapCache::default(),
+            storage: Default::default(),
         })
     }
 
@@ -70,6 +73,7 @@ impl RelayClient {
     /// Drops every cached session and capability.
     pub async fn forget(&self) {
         self.caps.clear();
+        self.storage.clear();
         self.sessions.lock().await.clear();
     }
 
@@ -86,14 +90,27 @@ impl RelayClient {
     ) -> Result<Resp, ApiError> {
         let svc = if op == Op::List { LIST_ALL } else { name };
         let body = encode(req)?;
-        match self.vault_once(key, dc, op, svc, &body).await {
-            Err(e) if is_stale_token(&e) || is_outdated_session(&e) => {
-                tracing::info!(code = %e.code, "relay refused a cached token; signing in again");
-                self.forget().await;
-                self.vault_once(key, dc, op, svc, &body).await
+        // Once a vault asked for the caller's storage credentials, they go with every request.
+        let mut storage = self.storage.cached(&key.address(), dc);
+        for attempt in 0..3 {
+            match self
+                .vault_once(key, dc, op, svc, &body, storage.as_ref())
+                .await
+            {
+                Err(e) if attempt < 2 && (is_stale_token(&e) || is_outdated_session(&e)) => {
+                    tracing::info!(code = %e.code, "relay refused a cached token; signing in again");
+                    self.forget().await;
+                }
+                Err(e) if attempt < 2 && e.code == ErrorCode::CallerCredentialsRequired => {
+                    storage = Some(self.storage_creds(key, dc).await?);
+                }
+                other => return other,
             }
-            other => other,
         }
+        Err(ApiError::new(
+            ErrorCode::Internal,
+            "the vault kept refusing",
+        ))
     }
 
     async fn vault_once<Resp: DeserializeOwned>(
@@ -103,6 +120,7 @@ impl RelayClient {
         op: Op,
         svc: &str,
         body: &Bytes,
+        storage: Option<&agentkeys_core::cloud::AwsCredsResponse>,
     ) -> Result<Resp, ApiError> {
         // One timestamp for both: the cap cache hands a capability out once per proof second.
         let now = now_secs();
@@ -116,9 +134,16 @@ impl RelayClient {
         let path = routes::vault_route(dc, op);
         // A proof is single use, so every attempt signs its own.
         let proof = pop::sign(key, &claims.jti, "POST", path, body, now);
+        let extra = storage.map(storage_creds::headers);
         let reply = self
             .http
-            .post(path, Some(&cap), Some(&proof), body.clone())
+            .post_with(
+                path,
+                Some(&cap),
+                Some(&proof),
+                extra.as_ref().map_or(&[][..], |h| &h[..]),
+                body.clone(),
+            )
             .await?;
         decode(path, &reply)
     }

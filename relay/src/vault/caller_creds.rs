@@ -8,9 +8,10 @@ use zeroize::Zeroizing;
 
 use crate::storage::CallerCredentials;
 
-pub const ACCESS_KEY_HEADER: &str = "x-aws-access-key-id";
-pub const SECRET_KEY_HEADER: &str = "x-aws-secret-access-key";
-pub const SESSION_TOKEN_HEADER: &str = "x-aws-session-token";
+use agentkeys_core::cloud::{
+    CALLER_ACCESS_KEY_HEADER as ACCESS_KEY_HEADER, CALLER_SECRET_KEY_HEADER as SECRET_KEY_HEADER,
+    CALLER_SESSION_TOKEN_HEADER as SESSION_TOKEN_HEADER,
+};
 /// Longest header value accepted (an AWS session token is at most a few KiB).
 const MAX_VALUE: usize = 8192;
 
