@@ -200,6 +200,11 @@ pub enum AwsCommand {
         /// Do not replace the secret values in the command's output with asterisks.
         #[arg(long)]
         no_masking: bool,
+        /// Instead of keys in the environment, a loopback credential endpoint for this child
+        /// (AWS_CONTAINER_CREDENTIALS_FULL_URI and a per-child token), which the AWS SDKs ask
+        /// again before their credentials expire: for long-running programs.
+        #[arg(long)]
+        endpoint: bool,
         #[arg(
             value_name = "COMMAND",
             required = true,

@@ -139,6 +139,32 @@ fn aws_exec_reaches_only_the_actors_own_prefix() {
         .unwrap();
     assert_eq!(ok(&out).trim(), "********");
 
+    // A long-running program: a loopback endpoint the SDK fetches (and refreshes) keys from,
+    // answering only the child's token; no keys in the environment.
+    let probe = r#"
+import os, boto3, urllib.request, urllib.error
+assert "AWS_SECRET_ACCESS_KEY" not in os.environ and "AWS_ACCESS_KEY_ID" not in os.environ
+session = boto3.Session()
+print("method", session.get_credentials().method)
+s3 = session.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL_S3"])
+s3.put_object(Bucket=os.environ["AGENTKEYS_S3_BUCKET"], Key=os.environ["AGENTKEYS_S3_PREFIX"] + "ep.txt", Body=b"x")
+print("put ok")
+bad = urllib.request.Request(os.environ["AWS_CONTAINER_CREDENTIALS_FULL_URI"], headers={"Authorization": "wrong"})
+try:
+    urllib.request.urlopen(bad)
+    print("bad_token 200")
+except urllib.error.HTTPError as e:
+    print("bad_token", e.code)
+"#;
+    let out = s
+        .command(&["aws", "exec", "--endpoint", "--", "python3", "-c", probe])
+        .output()
+        .unwrap();
+    let r = results(&ok(&out));
+    assert_eq!(r.get("method").map(String::as_str), Some("container-role"), "{}", text(&out));
+    assert_eq!(r.get("put").map(String::as_str), Some("ok"), "{}", text(&out));
+    assert_eq!(r.get("bad_token").map(String::as_str), Some("401"), "{}", text(&out));
+
     // credential_process JSON and shell exports.
     let cp: serde_json::Value =
         serde_json::from_str(&s.ok(&["aws", "credential-process"], None)).unwrap();

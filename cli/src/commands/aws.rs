@@ -3,6 +3,7 @@
 //! No long-lived cloud key is ever on this machine.
 
 use std::ffi::OsString;
+use std::sync::Arc;
 
 use agentkeys_core::cloud::{AwsCredsRequest, AwsCredsResponse};
 use agentkeys_core::error::ErrorCode;
@@ -12,6 +13,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
+use super::aws_endpoint;
 use crate::agent_token::ChildToken;
 use crate::args::AwsTarget;
 use crate::daemon_client::DaemonClient;
@@ -63,6 +65,7 @@ fn plain_env(c: &AwsCredsResponse) -> Vec<(String, String)> {
 pub async fn exec(
     target: &AwsTarget,
     no_masking: bool,
+    endpoint: bool,
     command: Vec<OsString>,
 ) -> Result<i32, CliError> {
     let mut command = command.into_iter();
@@ -70,6 +73,9 @@ pub async fn exec(
         .next()
         .ok_or_else(|| CliError::new(ErrorCode::BadRequest, "no command given after `--`"))?;
     let c = fetch(target).await?;
+    if endpoint {
+        return exec_with_endpoint(target, &c, no_masking, program, command.collect()).await;
+    }
     let secrets = vec![
         (
             "AWS_SECRET_ACCESS_KEY".to_string(),
@@ -95,6 +101,64 @@ pub async fn exec(
             agentkeys_core::error::exit::FAILURE,
         )
     })
+}
+
+/// The child gets the endpoint and its token, and no keys: the SDK fetches (and refreshes)
+/// them there.
+async fn exec_with_endpoint(
+    target: &AwsTarget,
+    first: &AwsCredsResponse,
+    no_masking: bool,
+    program: OsString,
+    args: Vec<OsString>,
+) -> Result<i32, CliError> {
+    let target = target.clone();
+    let fetch: aws_endpoint::Fetch = Arc::new(move || {
+        let target = target.clone();
+        Box::pin(async move {
+            let c = fetch(&target)
+                .await
+                .map_err(|e| format!("{} ({})", e.message, e.code))?;
+            container_json(&c).map_err(|e| e.message)
+        })
+    });
+    let ep = aws_endpoint::start(fetch).await?;
+    let mut plain: Vec<(String, String)> = plain_env(first)
+        .into_iter()
+        .filter(|(k, _)| k != "AWS_ACCESS_KEY_ID")
+        .collect();
+    plain.push((
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI".to_string(),
+        ep.url.clone(),
+    ));
+    let secrets = vec![(
+        "AWS_CONTAINER_AUTHORIZATION_TOKEN".to_string(),
+        ep.token.clone(),
+    )];
+    let code = run::run_child(ChildSpec {
+        program,
+        args,
+        env: secrets,
+        plain_env: plain,
+        masking: !no_masking,
+    })
+    .await
+    .map_err(super::run::run_error);
+    drop(ep);
+    code
+}
+
+/// The container-credentials JSON (`Token`, not `SessionToken`).
+fn container_json(c: &AwsCredsResponse) -> Result<Zeroizing<String>, CliError> {
+    Ok(Zeroizing::new(
+        serde_json::json!({
+            "AccessKeyId": c.access_key_id,
+            "SecretAccessKey": c.secret_access_key,
+            "Token": c.session_token,
+            "Expiration": rfc3339(c.expiration)?,
+        })
+        .to_string(),
+    ))
 }
 
 fn rfc3339(secs: u64) -> Result<String, CliError> {

@@ -4,6 +4,7 @@
 mod agent;
 mod audit;
 mod aws;
+mod aws_endpoint;
 mod chain;
 mod companion;
 mod daemon;
@@ -64,8 +65,9 @@ pub async fn dispatch(command: Command) -> Result<i32, CliError> {
             AwsCommand::Exec {
                 target,
                 no_masking,
+                endpoint,
                 command,
-            } => aws::exec(&target, no_masking, command).await,
+            } => aws::exec(&target, no_masking, endpoint, command).await,
             AwsCommand::CredentialProcess { target } => aws::credential_process(&target).await,
             AwsCommand::Env { target } => aws::env(&target).await,
         },
