@@ -161,9 +161,24 @@ except urllib.error.HTTPError as e:
         .output()
         .unwrap();
     let r = results(&ok(&out));
-    assert_eq!(r.get("method").map(String::as_str), Some("container-role"), "{}", text(&out));
-    assert_eq!(r.get("put").map(String::as_str), Some("ok"), "{}", text(&out));
-    assert_eq!(r.get("bad_token").map(String::as_str), Some("401"), "{}", text(&out));
+    assert_eq!(
+        r.get("method").map(String::as_str),
+        Some("container-role"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        r.get("put").map(String::as_str),
+        Some("ok"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        r.get("bad_token").map(String::as_str),
+        Some("401"),
+        "{}",
+        text(&out)
+    );
 
     // credential_process JSON and shell exports.
     let cp: serde_json::Value =
