@@ -69,6 +69,14 @@ pub fn vault_route(dc: DataClass, op: Op) -> &'static str {
     }
 }
 
+/// The direct backend's data-key routes of a class: (wrap, unwrap).
+pub fn dek_routes(dc: DataClass) -> (&'static str, &'static str) {
+    match dc {
+        DataClass::Credentials => ("/v1/cred/dek-wrap", "/v1/cred/dek-unwrap"),
+        DataClass::Memory => ("/v1/memory/dek-wrap", "/v1/memory/dek-unwrap"),
+    }
+}
+
 /// Every (class, op) pair, for building routers.
 pub const ALL_CLASS_OPS: [(DataClass, Op); 8] = [
     (DataClass::Credentials, Op::Store),

@@ -226,3 +226,53 @@ pub struct InitResponse {
 pub struct ShutdownResponse {
     pub stopping: bool,
 }
+
+// ---- direct backend: the vault wraps and unwraps data keys, the caller moves the bytes ----
+
+/// `POST /v1/{cred,memory}/dek-wrap` (capability for `store` of `name`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DekWrapRequest {
+    pub name: String,
+}
+
+/// A fresh data key, and the same key wrapped by the signer for the cap's actor and class.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct DekWrapResponse {
+    pub epoch: u32,
+    /// base64
+    pub wrapped_dek: String,
+    /// base64; a secret: the caller seals with it and drops it.
+    pub dek: String,
+}
+
+impl fmt::Debug for DekWrapResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DekWrapResponse")
+            .field("epoch", &self.epoch)
+            .field("dek", &"redacted")
+            .finish()
+    }
+}
+
+/// `POST /v1/{cred,memory}/dek-unwrap` (capability for `fetch` of `name`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DekUnwrapRequest {
+    pub name: String,
+    pub epoch: u32,
+    /// base64
+    pub wrapped_dek: String,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct DekUnwrapResponse {
+    /// base64; a secret.
+    pub dek: String,
+}
+
+impl fmt::Debug for DekUnwrapResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DekUnwrapResponse { dek: redacted }")
+    }
+}

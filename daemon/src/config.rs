@@ -17,6 +17,7 @@ pub const DEFAULT_RELAY_URL: &str = "http://127.0.0.1:8787";
 pub const ENV_RELAY_URL: &str = "AGENTKEYS_RELAY_URL";
 pub const ENV_KEYCHAIN: &str = "AGENTKEYS_KEYCHAIN";
 pub const ENV_HOME: &str = "AGENTKEYS_HOME";
+pub const ENV_CREDENTIAL_BACKEND: &str = "AGENTKEYS_CREDENTIAL_BACKEND";
 
 /// `daemon.toml`. Unknown keys are refused so a typo does not silently fall back to a default.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
@@ -24,6 +25,8 @@ pub const ENV_HOME: &str = "AGENTKEYS_HOME";
 pub struct FileConfig {
     pub relay_url: Option<String>,
     pub keychain: Option<String>,
+    /// `relay` (default) or `direct`.
+    pub credential_backend: Option<String>,
 }
 
 /// Settings that the environment or the command line may override.
@@ -32,6 +35,8 @@ pub struct Overrides {
     pub relay_url: Option<String>,
     pub keychain: Option<String>,
     pub socket: Option<PathBuf>,
+    /// `relay` or `direct`.
+    pub credential_backend: Option<String>,
     /// Run as a companion: its own key, passkey (RP ID `companion.localhost`), socket and files.
     pub companion: bool,
 }
@@ -43,6 +48,7 @@ impl Overrides {
             relay_url: var(ENV_RELAY_URL),
             keychain: var(ENV_KEYCHAIN),
             socket: None, // AGENTKEYS_SOCKET is read by `Paths::socket`
+            credential_backend: var(ENV_CREDENTIAL_BACKEND),
             companion: false,
         }
     }
@@ -58,6 +64,8 @@ pub struct DaemonConfig {
     /// The daemon's own files: the enrolled passkey's public part, the agents.
     pub data_dir: PathBuf,
     pub role: Role,
+    /// Seal and move objects here (the vault only wraps keys) instead of through the vault.
+    pub direct_backend: bool,
 }
 
 /// A setting that cannot be used; shown as one line `<setting>: <reason>`.
@@ -108,6 +116,21 @@ impl DaemonConfig {
                 .map_err(|e| invalid("keychain", e.to_string()))?,
             None => KeychainMode::Auto,
         };
+        let direct_backend = match flags
+            .credential_backend
+            .or(env.credential_backend)
+            .or(file.credential_backend)
+            .as_deref()
+        {
+            None | Some("relay") => false,
+            Some("direct") => true,
+            Some(other) => {
+                return Err(invalid(
+                    "credential_backend",
+                    format!("{other:?} is not \"relay\" or \"direct\""),
+                ))
+            }
+        };
         let companion = flags.companion || env.companion;
         // A companion is a second device: nothing of the primary's is shared, not even files.
         let (role, account, device_dir, data_dir) = if companion {
@@ -146,6 +169,7 @@ impl DaemonConfig {
             pid_file,
             data_dir,
             role,
+            direct_backend,
         })
     }
 }
@@ -214,6 +238,7 @@ mod tests {
         let file = FileConfig {
             relay_url: Some("http://file:1".into()),
             keychain: Some("os".into()),
+            credential_backend: None,
         };
         let env = Overrides {
             relay_url: Some("http://env:2/".into()),
@@ -230,6 +255,7 @@ mod tests {
             relay_url: Some("https://flag:3".into()),
             keychain: Some("file".into()),
             socket: Some("/s.sock".into()),
+            credential_backend: Some("direct".into()),
             companion: false,
         };
         let cfg =
@@ -237,6 +263,7 @@ mod tests {
         assert_eq!(cfg.relay_url, "https://flag:3");
         assert_eq!(cfg.keychain.mode, KeychainMode::File);
         assert_eq!(cfg.socket, PathBuf::from("/s.sock"));
+        assert!(cfg.direct_backend);
     }
 
     #[test]

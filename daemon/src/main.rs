@@ -36,6 +36,11 @@ enum Command {
         /// socket (companion.sock) and files; it approves what the primary asks.
         #[arg(long)]
         companion: bool,
+        /// `relay` (default: the vault seals and stores) or `direct` (this daemon seals and
+        /// stores with its own actor-scoped credentials; overrides
+        /// AGENTKEYS_CREDENTIAL_BACKEND).
+        #[arg(long, value_name = "BACKEND")]
+        credential_backend: Option<String>,
     },
 }
 
@@ -54,11 +59,13 @@ fn main() -> ExitCode {
         socket,
         keychain,
         companion,
+        credential_backend,
     } = cli.command;
     let config = match DaemonConfig::load(Overrides {
         relay_url,
         keychain,
         socket,
+        credential_backend,
         companion,
     }) {
         Ok(config) => config,

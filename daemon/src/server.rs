@@ -35,14 +35,17 @@ pub async fn run(config: DaemonConfig) -> Result<(), StartError> {
         );
     }
     let relay = RelayClient::new(&config.relay_url).map_err(|e| StartError::Other(e.message))?;
-    let state = Arc::new(AppState::new(
-        Identity::new(store),
-        relay,
-        Shutdown::new(),
-        config.role,
-        config.data_dir.clone(),
-        config.keychain.clone(),
-    ));
+    let state = Arc::new(AppState {
+        direct_backend: config.direct_backend,
+        ..AppState::new(
+            Identity::new(store),
+            relay,
+            Shutdown::new(),
+            config.role,
+            config.data_dir.clone(),
+            config.keychain.clone(),
+        )
+    });
     match state.identity.key().await {
         Ok(Some(key)) => tracing::info!(device = %key.address(), "device key loaded"),
         Ok(None) => tracing::info!("no device key yet; waiting for `agentkeys init`"),
@@ -61,6 +64,7 @@ pub async fn run(config: DaemonConfig) -> Result<(), StartError> {
         backend = state.identity.backend(),
         version = env!("CARGO_PKG_VERSION"),
         role = state.role.label(),
+        backend = if state.direct_backend { "direct" } else { "relay" },
         "agentkeys daemon started"
     );
     let shutdown = state.shutdown.clone();

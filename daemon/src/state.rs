@@ -23,6 +23,8 @@ pub struct AppState {
     pub agents: Agents,
     pub agent_keys: AgentKeys,
     pub agent_tokens: AgentTokens,
+    /// Store and fetch seal and move objects here (see `relay_client::direct`).
+    pub direct_backend: bool,
 }
 
 impl AppState {
@@ -44,6 +46,7 @@ impl AppState {
             jobs: Jobs::default(),
             agent_keys: AgentKeys::new(keychain),
             agent_tokens: AgentTokens::default(),
+            direct_backend: false,
         }
     }
 }

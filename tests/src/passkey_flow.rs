@@ -136,6 +136,32 @@ pub fn companion(home: &Path, relay_url: &str, browser: &Path) -> Managed {
     daemon(home, relay_url, browser, true)
 }
 
+/// A second, primary-role daemon of the same home (the same device key) on `socket`, with
+/// more `serve` flags.
+pub fn extra_daemon(home: &Path, relay_url: &str, socket: &Path, flags: &[&str]) -> Managed {
+    let log_path = home.join("extra-daemon.log");
+    let log = std::fs::File::create(&log_path).expect("daemon log");
+    let child = Command::new(crate::bin("agentkeys-daemon"))
+        .args(["serve", "--relay-url", relay_url, "--socket"])
+        .arg(socket)
+        .args(flags)
+        .env("AGENTKEYS_HOME", home)
+        .env("RUST_LOG", "info")
+        .env_remove("AGENTKEYS_SOCKET")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start the daemon");
+    let managed = Managed::new("daemon", child);
+    assert!(
+        crate::process::wait_until(Duration::from_secs(20), || socket.exists()),
+        "the daemon did not start: {}",
+        std::fs::read_to_string(&log_path).unwrap_or_default()
+    );
+    managed
+}
+
 /// A daemon in `home` on the relay at `relay_url`, with its own `$BROWSER`; a companion
 /// (socket `run/companion.sock`) or a primary (`run/daemon.sock`).
 pub fn daemon(home: &Path, relay_url: &str, browser: &Path, companion: bool) -> Managed {

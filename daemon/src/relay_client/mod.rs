@@ -5,6 +5,7 @@ pub mod approvals;
 mod calls;
 mod caps;
 pub mod chain_tx;
+mod direct;
 mod http;
 mod session;
 mod storage_creds;

@@ -18,6 +18,7 @@ pub use verified_caps::VerifiedCaps;
 use crate::chain::authz::Authority;
 use crate::signer::DekSigner;
 use crate::storage::ObjectStore;
+use agentkeys_core::names::{DataClass, Op};
 use agentkeys_core::routes::{self, ALL_CLASS_OPS};
 use axum::routing::post;
 use axum::Router;
@@ -39,13 +40,37 @@ pub struct Vault {
     pub require_caller_credentials: bool,
 }
 
+/// What a verified request does: an object operation, or (for the direct backend) a data key
+/// wrapped or unwrapped for the caller to seal or open the object itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Object,
+    WrapDek,
+    UnwrapDek,
+}
+
 pub fn router(vault: Arc<Vault>) -> Router {
     let mut r = Router::new();
     for (dc, op) in ALL_CLASS_OPS {
         let path = routes::vault_route(dc, op);
         r = r.route(
             path,
-            post(move |state, req| request::handle(state, req, dc, op, path)),
+            post(move |state, req| request::handle(state, req, dc, op, path, Action::Object)),
+        );
+    }
+    for dc in [DataClass::Credentials, DataClass::Memory] {
+        let (wrap, unwrap) = routes::dek_routes(dc);
+        r = r.route(
+            wrap,
+            post(move |state, req| {
+                request::handle(state, req, dc, Op::Store, wrap, Action::WrapDek)
+            }),
+        );
+        r = r.route(
+            unwrap,
+            post(move |state, req| {
+                request::handle(state, req, dc, Op::Fetch, unwrap, Action::UnwrapDek)
+            }),
         );
     }
     r.with_state(vault)

@@ -5,12 +5,13 @@
 use super::Vault;
 use crate::http::{decode_json, json_ok};
 use crate::storage::ObjectStore;
+use agentkeys_core::b64;
 use agentkeys_core::cap::CapClaims;
 use agentkeys_core::envelope::{self, Dek, EnvelopeError, EnvelopeHeader, ObjectContext};
 use agentkeys_core::names::{validate_object_name, Op, LIST_ALL, MAX_VALUE_BYTES};
 use agentkeys_core::wire::{
-    GetResponse, ListRequest, ListResponse, NameRequest, PutRequest, PutResponse, SecretValue,
-    TeardownResponse,
+    DekUnwrapRequest, DekUnwrapResponse, DekWrapRequest, DekWrapResponse, GetResponse, ListRequest,
+    ListResponse, NameRequest, PutRequest, PutResponse, SecretValue, TeardownResponse,
 };
 use agentkeys_core::{ApiError, ErrorCode};
 use axum::response::Response;
@@ -168,4 +169,44 @@ async fn list(store: &ObjectStore, c: &CapClaims) -> Result<Response, ApiError> 
         .collect();
     names.sort();
     Ok(json_ok(&ListResponse { names }))
+}
+
+/// A fresh data key and its wrapping, for a caller that seals the object itself (the direct
+/// backend); the object name must be the capability's.
+pub async fn wrap_dek(v: &Vault, c: &CapClaims, body: &[u8]) -> Result<Response, ApiError> {
+    let req: DekWrapRequest = decode(body)?;
+    same_service(c, &req.name)?;
+    let dek = Dek::generate();
+    let (epoch, wrapped) = v.signer.wrap(c.dc, &c.sub, &dek).await?;
+    Ok(json_ok(&DekWrapResponse {
+        epoch,
+        wrapped_dek: b64::encode(&wrapped),
+        dek: b64::encode(dek.as_bytes()),
+    }))
+}
+
+/// The data key of an object the caller read itself; refused like a fetch of a moved or
+/// tampered object when it does not open for this actor and class.
+pub async fn unwrap_dek(v: &Vault, c: &CapClaims, body: &[u8]) -> Result<Response, ApiError> {
+    let req: DekUnwrapRequest = decode(body)?;
+    same_service(c, &req.name)?;
+    let wrapped = b64::decode(&req.wrapped_dek)
+        .ok_or_else(|| ApiError::new(ErrorCode::BadRequest, "wrapped_dek is not base64"))?;
+    let dek = v
+        .signer
+        .unwrap(c.dc, &c.sub, req.epoch, &wrapped)
+        .await
+        .map_err(|e| match e.code {
+            ErrorCode::UnwrapFailed | ErrorCode::EpochUnknown => ApiError::new(
+                ErrorCode::ObjectIntegrityFailed,
+                format!(
+                    "the data key of '{}' does not open for this actor and class",
+                    req.name
+                ),
+            ),
+            _ => e,
+        })?;
+    Ok(json_ok(&DekUnwrapResponse {
+        dek: b64::encode(dek.as_bytes()),
+    }))
 }

@@ -4,7 +4,7 @@
 
 use super::ops;
 use super::replay::ReplayVerdict;
-use super::Vault;
+use super::{Action, Vault};
 use crate::audit::AuditEvent;
 use crate::chain::authz::CapCheck;
 use crate::http::{bearer_token, read_body, ApiFailure};
@@ -25,6 +25,7 @@ pub async fn handle(
     dc: DataClass,
     op: Op,
     path: &'static str,
+    action: Action,
 ) -> Result<Response, ApiFailure> {
     let now = now_secs();
     let token = bearer_token(req.headers())
@@ -77,17 +78,25 @@ pub async fn handle(
             Some(c) => v.store.with_caller(&c),
             None => v.store.clone(),
         };
-        ops::run(&v, &store, &claims, &body).await
+        match action {
+            Action::Object => ops::run(&v, &store, &claims, &body).await,
+            Action::WrapDek => ops::wrap_dek(&v, &claims, &body).await,
+            Action::UnwrapDek => ops::unwrap_dek(&v, &claims, &body).await,
+        }
     }
     .await;
     match outcome {
         Ok(done) => {
             // Durable before the response: if the audit cannot write, nothing is released.
-            v.audit.record(event(&claims, "ok")).await?;
+            v.audit.record(event(&claims, action, "ok")).await?;
             Ok(done)
         }
         Err(e) => {
-            if let Err(audit_err) = v.audit.record(event(&claims, e.code.as_str())).await {
+            if let Err(audit_err) = v
+                .audit
+                .record(event(&claims, action, e.code.as_str()))
+                .await
+            {
                 tracing::warn!(code = %audit_err.code, "refusal could not be audited");
             }
             Err(e.into())
@@ -129,13 +138,18 @@ async fn verify(
     Ok(claims)
 }
 
-fn event(c: &CapClaims, outcome: &str) -> AuditEvent {
+fn event(c: &CapClaims, action: Action, outcome: &str) -> AuditEvent {
+    let op = match action {
+        Action::Object => c.op.as_str(),
+        Action::WrapDek => "dek-wrap",
+        Action::UnwrapDek => "dek-unwrap",
+    };
     AuditEvent {
         operator: c.opr.to_hex(),
         device: c.cnf.eth_addr.to_hex(),
         actor: c.sub.to_hex(),
         service: c.svc.clone(),
-        op: c.op.as_str().to_string(),
+        op: op.to_string(),
         data_class: c.dc.as_str().to_string(),
         outcome: outcome.to_string(),
         cap_jti_hash: hex::encode(sha256(c.jti.as_bytes())),
