@@ -27,6 +27,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 fi
+if ! command -v aws >/dev/null 2>&1; then
+  echo "installing the aws CLI (tests drive it through agentkeys aws exec)"
+  python3 -m pip install --quiet 'awscli>=1.36,<2' || python3 -m pip install --quiet --break-system-packages 'awscli>=1.36,<2'
+fi
 if ! command -v moto_server >/dev/null 2>&1; then
   echo "installing moto_server"
   python3 -m pip install --quiet 'moto[server]>=5.1,<6' || python3 -m pip install --quiet --break-system-packages 'moto[server]>=5.1,<6'

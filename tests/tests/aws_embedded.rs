@@ -125,6 +125,31 @@ fn aws_exec_reaches_only_the_actors_own_prefix() {
         .unwrap();
     assert_eq!(results(&ok(&out))["foreign_bucket"], "AccessDenied");
 
+    // The aws CLI itself, with the endpoint of the embedded S3 from the environment.
+    let file = s.home().join("notes.txt");
+    std::fs::write(&file, b"from the aws cli").unwrap();
+    let cp = |dest: &str| {
+        s.command(&[
+            "aws",
+            "exec",
+            "--",
+            "sh",
+            "-c",
+            &format!("aws s3 cp {} {dest}", file.display()),
+        ])
+        .output()
+        .unwrap()
+    };
+    let out = cp(&format!("s3://{cred_bucket}/{operator_prefix}notes.txt"));
+    assert!(ok(&out).contains("upload:"), "{}", text(&out));
+    let out = cp(&format!("s3://{cred_bucket}/{other}notes.txt"));
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("AccessDenied"),
+        "{}",
+        text(&out)
+    );
+
     // The secrets are masked in the child's output.
     let out = s
         .command(&[
