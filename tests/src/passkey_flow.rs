@@ -139,58 +139,61 @@ pub fn companion(home: &Path, relay_url: &str, browser: &Path) -> Managed {
 /// A second, primary-role daemon of the same home (the same device key) on `socket`, with
 /// more `serve` flags.
 pub fn extra_daemon(home: &Path, relay_url: &str, socket: &Path, flags: &[&str]) -> Managed {
-    let log_path = home.join("extra-daemon.log");
-    let log = std::fs::File::create(&log_path).expect("daemon log");
-    let child = Command::new(crate::bin("agentkeys-daemon"))
-        .args(["serve", "--relay-url", relay_url, "--socket"])
-        .arg(socket)
-        .args(flags)
-        .env("AGENTKEYS_HOME", home)
-        .env("RUST_LOG", "info")
-        .env_remove("AGENTKEYS_SOCKET")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("start the daemon");
-    let managed = Managed::new("daemon", child);
-    assert!(
-        crate::process::wait_until(Duration::from_secs(20), || socket.exists()),
-        "the daemon did not start: {}",
-        std::fs::read_to_string(&log_path).unwrap_or_default()
-    );
-    managed
+    let mut args = vec!["--socket", socket.to_str().expect("socket path")];
+    args.extend_from_slice(flags);
+    serve(home, relay_url, &args, None, "extra-daemon", socket)
 }
 
 /// A daemon in `home` on the relay at `relay_url`, with its own `$BROWSER`; a companion
 /// (socket `run/companion.sock`) or a primary (`run/daemon.sock`).
 pub fn daemon(home: &Path, relay_url: &str, browser: &Path, companion: bool) -> Managed {
     let name = if companion { "companion" } else { "daemon" };
+    let flags: &[&str] = if companion { &["--companion"] } else { &[] };
+    let socket = home.join(format!("run/{name}.sock"));
+    serve(home, relay_url, flags, Some(browser), name, &socket)
+}
+
+/// `agentkeys-daemon serve` in `home`, logging to `<name>.log`, once `socket` exists.
+fn serve(
+    home: &Path,
+    relay_url: &str,
+    flags: &[&str],
+    browser: Option<&Path>,
+    name: &str,
+    socket: &Path,
+) -> Managed {
     let log_path = home.join(format!("{name}.log"));
     let log = std::fs::File::create(&log_path).expect("daemon log");
-    let mut args = vec!["serve", "--relay-url", relay_url];
-    if companion {
-        args.push("--companion");
-    }
-    let child = Command::new(crate::bin("agentkeys-daemon"))
-        .args(&args)
+    let mut cmd = Command::new(crate::bin("agentkeys-daemon"));
+    cmd.args(["serve", "--relay-url", relay_url])
+        .args(flags)
         .env("AGENTKEYS_HOME", home)
-        .env("BROWSER", browser)
         .env("RUST_LOG", "info")
         .env_remove("AGENTKEYS_SOCKET")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("start the daemon");
-    let managed = Managed::new(name, child);
-    let socket = home.join(format!("run/{name}.sock"));
+        .stderr(log);
+    if let Some(b) = browser {
+        cmd.env("BROWSER", b);
+    }
+    let managed = Managed::new(name, cmd.spawn().expect("start the daemon"));
     assert!(
         crate::process::wait_until(Duration::from_secs(20), || socket.exists()),
         "the {name} did not start: {}",
         std::fs::read_to_string(&log_path).unwrap_or_default()
     );
     managed
+}
+
+/// The page's text once its ceremony is done.
+pub async fn page_text_when_done(page: &Page) -> String {
+    page.wait_for(
+        "document.body.dataset.state === 'done'",
+        Duration::from_secs(30),
+    )
+    .await;
+    let text = page.eval("document.body.innerText").await;
+    text.as_str().unwrap_or_default().to_string()
 }
 
 /// The CLI pointed at a companion's socket, in its home.

@@ -4,8 +4,6 @@
 //! the request travelling through the relay. Real CLI, daemons and embedded relay; the
 //! companion's pages run in headless Chromium with a virtual authenticator.
 
-use std::time::Duration;
-
 use agentkeys_tests::browser::{AuthenticatorOptions, Browser};
 use agentkeys_tests::passkey_flow::*;
 use agentkeys_tests::stack::Stack;
@@ -37,13 +35,7 @@ async fn a_server_without_a_browser_is_approved_from_a_companion() {
     // The server registers with the laptop's passkey; the laptop's page names the asker.
     let child = spawn(&s, &["init", "--approver", who.to_str().unwrap()]);
     laptop.approve_next(&page).await;
-    page.wait_for(
-        "document.body.dataset.state === 'done'",
-        Duration::from_secs(30),
-    )
-    .await;
-    let shown = page.eval("document.body.innerText").await;
-    let shown = shown.as_str().unwrap_or_default().to_string();
+    let shown = page_text_when_done(&page).await;
     assert!(
         shown.contains("Register this device as your first master"),
         "{shown}"
@@ -64,14 +56,8 @@ async fn a_server_without_a_browser_is_approved_from_a_companion() {
     s.ok(&["agent", "create", "coder"], None);
     let child = spawn(&s, &["scope", "set", "coder", "openrouter"]);
     laptop.approve_next(&page).await;
-    page.wait_for(
-        "document.body.dataset.state === 'done'",
-        Duration::from_secs(30),
-    )
-    .await;
     // The laptop recomputed the challenge from the request's parameters and says so.
-    let shown = page.eval("document.body.innerText").await;
-    let shown = shown.as_str().unwrap_or_default().to_string();
+    let shown = page_text_when_done(&page).await;
     assert!(
         shown.contains("Allow agent coder to read openrouter"),
         "{shown}"

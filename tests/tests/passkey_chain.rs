@@ -26,6 +26,29 @@ fn settings() -> CeremonySettings {
     }
 }
 
+/// The assertion page for `challenge`, completed in Chromium.
+async fn approve(
+    page: &agentkeys_tests::browser::Page,
+    passkey: &agentkeys_core::passkey::EnrolledPasskey,
+    operation: &str,
+    challenge: [u8; 32],
+) -> agentkeys_core::passkey::ChainAssertion {
+    let c = Ceremony::assert(
+        AssertSpec {
+            role: Role::Primary,
+            operation: operation.into(),
+            challenge,
+            credential_id: passkey.credential_id.clone(),
+            public_key: passkey.public_key,
+        },
+        settings(),
+    )
+    .await
+    .unwrap();
+    page.navigate(c.url()).await;
+    c.wait().await.unwrap()
+}
+
 fn actor_op(op: B256) -> agentkeys_core::identity::Omni {
     agentkeys_core::identity::Omni(op.0)
 }
@@ -130,20 +153,13 @@ async fn a_chromium_passkey_registers_the_first_master() {
     .await;
 
     // The assertion page signs exactly those 32 bytes.
-    let c = Ceremony::assert(
-        AssertSpec {
-            role: Role::Primary,
-            operation: "Register this computer as the first master device".into(),
-            challenge: challenge.0,
-            credential_id: passkey.credential_id.clone(),
-            public_key: passkey.public_key,
-        },
-        settings(),
+    let assertion = approve(
+        &page,
+        &passkey,
+        "Register this computer as the first master device",
+        challenge.0,
     )
-    .await
-    .unwrap();
-    page.navigate(c.url()).await;
-    let assertion = c.wait().await.unwrap();
+    .await;
 
     // The device submits registerFirstMasterDevice with it; the chain verifies the passkey.
     let data = SidecarRegistry::registerFirstMasterDeviceCall {
@@ -209,20 +225,13 @@ async fn a_chromium_passkey_registers_the_first_master() {
     )
     .await;
     assert_eq!(ours, theirs.0, "the daemon's challenge is the contract's");
-    let c = Ceremony::assert(
-        AssertSpec {
-            role: Role::Primary,
-            operation: "Allow agent coder to read openrouter".into(),
-            challenge: ours,
-            credential_id: passkey.credential_id.clone(),
-            public_key: passkey.public_key,
-        },
-        settings(),
+    let assertion = approve(
+        &page,
+        &passkey,
+        "Allow agent coder to read openrouter",
+        ours,
     )
-    .await
-    .unwrap();
-    page.navigate(c.url()).await;
-    let assertion = c.wait().await.unwrap();
+    .await;
     let set_scope = AgentKeysScope::setScopeCall {
         operatorOmni: op,
         actorOmni: B256::from(actor.0),
