@@ -14,14 +14,14 @@
 use super::Approvals;
 use crate::broker::Broker;
 use crate::http::serve::REQUEST_TIMEOUT;
-use crate::http::{bearer_token, decode_json, json_ok, read_body, ApiFailure};
+use crate::http::{decode_json, json_ok, read_body, ApiFailure};
 use agentkeys_core::approval::{
     is_request_id, ApprovalAnswer, ApprovalRequest, ApprovalState, CreatedApproval,
 };
 use agentkeys_core::chain::Tier;
 use agentkeys_core::identity::{Address, Omni};
 use agentkeys_core::routes;
-use agentkeys_core::session::{verify_session, SessionClaims};
+use agentkeys_core::session::SessionClaims;
 use agentkeys_core::time_util::now_secs;
 use agentkeys_core::{ApiError, ErrorCode};
 use axum::extract::{Path, Request, State};
@@ -82,13 +82,7 @@ pub fn router(api: Arc<ApprovalsApi>) -> Router {
 }
 
 fn session(api: &ApprovalsApi, req: &Request) -> Result<SessionClaims, ApiError> {
-    let token = bearer_token(req.headers()).ok_or(ErrorCode::SessionMissing)?;
-    Ok(verify_session(
-        token,
-        &api.broker.jwks(),
-        &api.broker.issuer,
-        now_secs(),
-    )?)
+    api.broker.session(req.headers())
 }
 
 /// Ids are random; a malformed one cannot name anything, and is never echoed.

@@ -8,10 +8,15 @@ mod signin;
 pub use nonces::NonceStore;
 
 use crate::chain::authz::Authority;
+use crate::http::bearer_token;
 use crate::keys;
 use crate::signer::DekSigner;
 use agentkeys_core::es256::{Es256Key, Jwks, KeyPurpose};
 use agentkeys_core::routes::{self, ALL_CLASS_OPS as ALL_CLASS_OPS_ROUTES};
+use agentkeys_core::session::{verify_session, SessionClaims};
+use agentkeys_core::time_util::now_secs;
+use agentkeys_core::{ApiError, ErrorCode};
+use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::Router;
 use std::path::Path;
@@ -44,6 +49,17 @@ impl Broker {
 
     pub fn load_k2(data_dir: &Path) -> Result<Es256Key, String> {
         load_key(data_dir, K2_FILE, KeyPurpose::Oidc)
+    }
+
+    /// The session a request's bearer token carries, verified against K1 and this issuer.
+    pub fn session(&self, headers: &HeaderMap) -> Result<SessionClaims, ApiError> {
+        let token = bearer_token(headers).ok_or(ErrorCode::SessionMissing)?;
+        Ok(verify_session(
+            token,
+            &self.jwks(),
+            &self.issuer,
+            now_secs(),
+        )?)
     }
 
     /// K1 and K2, each tagged with its purpose: a verifier asks for the purpose it expects.

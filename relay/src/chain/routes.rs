@@ -9,14 +9,13 @@ use super::revert::describe;
 use super::views::{self, hex32};
 use super::{ChainAdapter, ChainError, Mined, SignedTx};
 use crate::broker::Broker;
-use crate::http::{bearer_token, decode_json, json_ok, read_body, ApiFailure};
+use crate::http::{decode_json, json_ok, read_body, ApiFailure};
 use agentkeys_core::chain::{
     ChainStatus, EpochView, SubmitTxRequest, TxParamsRequest, TxReceiptView,
 };
 use agentkeys_core::identity::{Address as CoreAddress, Omni};
 use agentkeys_core::routes;
-use agentkeys_core::session::{verify_session, SessionClaims};
-use agentkeys_core::time_util::now_secs;
+use agentkeys_core::session::SessionClaims;
 use agentkeys_core::{ApiError, ErrorCode};
 use alloy::primitives::{Address, Bytes, B256};
 use axum::extract::{Path, Request, State};
@@ -87,13 +86,7 @@ fn chain_failure(e: ChainError) -> ApiError {
 }
 
 fn session(api: &ChainApi, req: &Request) -> Result<SessionClaims, ApiError> {
-    let token = bearer_token(req.headers()).ok_or(ErrorCode::SessionMissing)?;
-    Ok(verify_session(
-        token,
-        &api.broker.jwks(),
-        &api.broker.issuer,
-        now_secs(),
-    )?)
+    api.broker.session(req.headers())
 }
 
 fn parse_b256(s: &str) -> Result<B256, ApiError> {

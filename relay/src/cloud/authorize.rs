@@ -2,17 +2,14 @@
 //! operator and actor the chain gives it.
 
 use agentkeys_core::chain::roles;
-use agentkeys_core::session::{verify_session, SessionClaims};
-use agentkeys_core::time_util::now_secs;
+use agentkeys_core::session::SessionClaims;
 use agentkeys_core::{ApiError, ErrorCode};
 use axum::http::HeaderMap;
 
 use crate::broker::Broker;
-use crate::http::bearer_token;
 
 pub async fn session(broker: &Broker, headers: &HeaderMap) -> Result<SessionClaims, ApiError> {
-    let token = bearer_token(headers).ok_or(ErrorCode::SessionMissing)?;
-    let s = verify_session(token, &broker.jwks(), &broker.issuer, now_secs())?;
+    let s = broker.session(headers)?;
     let device = broker
         .authority
         .device(&s.sub)
