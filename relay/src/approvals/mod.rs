@@ -4,7 +4,10 @@
 //! restart merely makes the requester ask again.
 //!
 //! Everything is bounded: pending requests per operator and in all, entries per operator
-//! (pending and ended), and entries in all. An ended entry is kept until [`RETAIN_SECS`] past
+//! (pending and ended), and entries in all. Requests from devices not yet on chain (a device
+//! asking for its own first registration) come from a small pool of their own, one pending per
+//! device, so keys made up by the thousand cannot fill the mailbox that registered masters need
+//! (for instance to revoke a stolen device). An ended entry is kept until [`RETAIN_SECS`] past
 //! the later of its end and its expiry, so a waiter can still learn how it ended and the same
 //! signed request can never be submitted twice (once dropped, it is expired and refused).
 
@@ -26,11 +29,23 @@ pub const MAX_PENDING_PER_OPERATOR: usize = 32;
 /// the mailbox for everyone while they are retained.
 pub const MAX_ENTRIES_PER_OPERATOR: usize = 2 * MAX_PENDING_PER_OPERATOR;
 pub const MAX_ENTRIES: usize = 4096;
+/// Entries (pending and ended) of devices not on chain yet, apart from [`MAX_ENTRIES`].
+pub const MAX_FIRST_REGISTRATION_ENTRIES: usize = 64;
+
+/// Which pool a request is counted in; the routes decide it from the chain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pool {
+    /// The requester is an active master of the request's operator.
+    Registered,
+    /// The requester is not on chain and asks for its own first registration.
+    FirstRegistration,
+}
 /// How long an ended entry stays readable.
 pub const RETAIN_SECS: u64 = 120;
 
 struct Entry {
     request: ApprovalRequest,
+    pool: Pool,
     state: ApprovalState,
     answer: Option<ApprovalAnswer>,
     /// When it was answered; for expiry, `expires_at` says when it ended.
@@ -98,6 +113,19 @@ impl Inner {
         }
     }
 
+    /// Entries of `pool`, and whether `requester` has one pending in it.
+    fn pool_counts(&self, pool: Pool, requester: &Address, now: u64) -> (usize, bool) {
+        let mut all = 0;
+        let mut pending_of_requester = false;
+        for e in self.entries.values().filter(|e| e.pool == pool) {
+            all += 1;
+            if e.request.requester == *requester && e.state_at(now) == ApprovalState::Pending {
+                pending_of_requester = true;
+            }
+        }
+        (all, pending_of_requester)
+    }
+
     fn counts(&self, operator: &Omni, now: u64) -> (usize, usize) {
         let mine = self
             .entries
@@ -160,8 +188,8 @@ impl Approvals {
         self.changed.subscribe()
     }
 
-    /// Adds a validated request.
-    pub fn insert(&self, request: ApprovalRequest, now: u64) -> Result<(), ApiError> {
+    /// Adds a validated request, counted in `pool`.
+    pub fn insert(&self, request: ApprovalRequest, pool: Pool, now: u64) -> Result<(), ApiError> {
         {
             let mut inner = self.lock();
             inner.sweep(now);
@@ -171,19 +199,39 @@ impl Approvals {
                     "a request with this id was already submitted",
                 ));
             }
-            let (pending, all) = inner.counts(&request.operator, now);
-            if pending >= MAX_PENDING_PER_OPERATOR {
-                return Err(full(
-                    "the operator has 32 pending approval requests; wait for one to end",
-                ));
-            }
-            if all >= MAX_ENTRIES_PER_OPERATOR {
-                return Err(full(
-                    "the operator's recent approval requests are still retained; retry shortly",
-                ));
-            }
-            if inner.entries.len() >= MAX_ENTRIES {
-                return Err(full("the relay holds too many approval requests"));
+            match pool {
+                Pool::Registered => {
+                    let (pending, all) = inner.counts(&request.operator, now);
+                    if pending >= MAX_PENDING_PER_OPERATOR {
+                        return Err(full(
+                            "the operator has 32 pending approval requests; wait for one to end",
+                        ));
+                    }
+                    if all >= MAX_ENTRIES_PER_OPERATOR {
+                        return Err(full(
+                            "the operator's recent approval requests are still retained; retry shortly",
+                        ));
+                    }
+                    let (first_registrations, _) =
+                        inner.pool_counts(Pool::FirstRegistration, &request.requester, now);
+                    if inner.entries.len() - first_registrations >= MAX_ENTRIES {
+                        return Err(full("the relay holds too many approval requests"));
+                    }
+                }
+                Pool::FirstRegistration => {
+                    let (all, already) =
+                        inner.pool_counts(Pool::FirstRegistration, &request.requester, now);
+                    if already {
+                        return Err(full(
+                            "this device already has a registration request waiting; wait for it to end",
+                        ));
+                    }
+                    if all >= MAX_FIRST_REGISTRATION_ENTRIES {
+                        return Err(full(
+                            "too many devices not yet registered are asking for approval; retry shortly",
+                        ));
+                    }
+                }
             }
             let id = request.request_id.clone();
             inner
@@ -195,6 +243,7 @@ impl Approvals {
                 id,
                 Entry {
                     request,
+                    pool,
                     state: ApprovalState::Pending,
                     answer: None,
                     answered_at: None,

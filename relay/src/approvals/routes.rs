@@ -11,7 +11,7 @@
 //! Devices are checked against the chain when a request is submitted and again when it is
 //! answered, because a session outlives a revocation by up to its lifetime.
 
-use super::Approvals;
+use super::{Approvals, Pool};
 use crate::broker::Broker;
 use crate::http::serve::REQUEST_TIMEOUT;
 use crate::http::{decode_json, json_ok, read_body, ApiFailure};
@@ -42,7 +42,10 @@ const BODY_LIMIT: usize = 16 * 1024;
 pub const MAX_WAIT_SECS: u64 = 30;
 /// Every handler runs under the relay's request timeout; a long poll answers before it.
 const WAIT_MARGIN: Duration = Duration::from_secs(2);
+/// Streams of registered masters; strangers never take these.
 const MAX_STREAMS: usize = 256;
+/// Streams of devices not on chain yet (a companion waiting to approve its own registration).
+const MAX_FIRST_REGISTRATION_STREAMS: usize = 32;
 /// One daemon needs one stream; a few allow a reconnect to overlap the old one.
 const MAX_STREAMS_PER_DEVICE: usize = 4;
 const MAX_WAITERS: usize = 1024;
@@ -52,6 +55,7 @@ pub struct ApprovalsApi {
     pub broker: Arc<Broker>,
     pub store: Approvals,
     streams: Arc<Semaphore>,
+    first_registration_streams: Arc<Semaphore>,
     per_device: Arc<Mutex<HashMap<Address, usize>>>,
     waiters: Arc<Semaphore>,
     /// Set when the relay begins to shut down, so streams and waits end and do not hold the
@@ -65,6 +69,7 @@ impl ApprovalsApi {
             broker,
             store: Approvals::default(),
             streams: Arc::new(Semaphore::new(MAX_STREAMS)),
+            first_registration_streams: Arc::new(Semaphore::new(MAX_FIRST_REGISTRATION_STREAMS)),
             per_device: Arc::new(Mutex::new(HashMap::new())),
             waiters: Arc::new(Semaphore::new(MAX_WAITERS)),
             stop,
@@ -103,15 +108,18 @@ const FIRST_MASTER_TAG: &str = "register_first_master";
 /// The requester must be an active master of the operator: approvals gate master changes.
 /// The one exception is a device registering itself as its own operator's first master with
 /// a passkey that lives on another device (a machine without a browser): it is not on chain
-/// yet, and the operator can only be the one its own address derives.
+/// yet, and the operator can only be the one its own address derives. The answer is the pool
+/// the request is counted in.
 async fn check_requester(
     api: &ApprovalsApi,
     device: &Address,
     operator: &Omni,
     op_tag: &str,
-) -> Result<(), ApiError> {
+) -> Result<Pool, ApiError> {
     match api.broker.authority.device(device).await? {
-        None if op_tag == FIRST_MASTER_TAG && *operator == Omni::operator(device) => Ok(()),
+        None if op_tag == FIRST_MASTER_TAG && *operator == Omni::operator(device) => {
+            Ok(Pool::FirstRegistration)
+        }
         None => Err(ApiError::new(
             ErrorCode::DeviceNotRegistered,
             "only a registered master device may ask for approvals",
@@ -121,7 +129,7 @@ async fn check_requester(
             "only a master device of the operator may ask for its approvals",
         )),
         Some(d) if d.revoked => Err(ErrorCode::DeviceRevoked.into()),
-        Some(_) => Ok(()),
+        Some(_) => Ok(Pool::Registered),
     }
 }
 
@@ -171,7 +179,7 @@ async fn create(
         )
         .into());
     }
-    check_requester(&api, &r.requester, &r.operator, &r.op_tag).await?;
+    let pool = check_requester(&api, &r.requester, &r.operator, &r.op_tag).await?;
     check_approver(&api, &r.approver, &r.operator).await?;
     let created = CreatedApproval {
         request_id: r.request_id.clone(),
@@ -183,7 +191,7 @@ async fn create(
         request = %r.request_id,
         "approval requested"
     );
-    api.store.insert(r, now)?;
+    api.store.insert(r, pool, now)?;
     Ok((StatusCode::CREATED, Json(created)).into_response())
 }
 
@@ -295,24 +303,43 @@ impl Drop for StreamSlot {
     }
 }
 
-fn stream_slot(api: &ApprovalsApi, device: Address) -> Result<StreamSlot, ApiError> {
+/// Which streams a device may open: an active master draws on the registered pool, a device
+/// not on chain on the small first-registration pool (one stream each), anything else none.
+async fn stream_pool(api: &ApprovalsApi, device: &Address) -> Result<(Pool, usize), ApiError> {
+    match api.broker.authority.device(device).await? {
+        None => Ok((Pool::FirstRegistration, 1)),
+        Some(d) if d.revoked => Err(ErrorCode::DeviceRevoked.into()),
+        Some(d) if d.tier != Tier::Master => Err(ApiError::new(
+            ErrorCode::ApproverNotPermitted,
+            "an agent device never approves, so it has no approval stream",
+        )),
+        Some(_) => Ok((Pool::Registered, MAX_STREAMS_PER_DEVICE)),
+    }
+}
+
+fn stream_slot(
+    api: &ApprovalsApi,
+    device: Address,
+    pool: Pool,
+    per_device_limit: usize,
+) -> Result<StreamSlot, ApiError> {
     let busy = || {
         ApiError::new(
             ErrorCode::ApprovalsFull,
             "too many open approval streams; retry shortly",
         )
     };
-    let permit = api
-        .streams
-        .clone()
-        .try_acquire_owned()
-        .map_err(|_| busy())?;
+    let semaphore = match pool {
+        Pool::Registered => &api.streams,
+        Pool::FirstRegistration => &api.first_registration_streams,
+    };
+    let permit = semaphore.clone().try_acquire_owned().map_err(|_| busy())?;
     let mut map = api
         .per_device
         .lock()
         .unwrap_or_else(PoisonError::into_inner);
     let n = map.entry(device).or_insert(0);
-    if *n >= MAX_STREAMS_PER_DEVICE {
+    if *n >= per_device_limit {
         return Err(busy());
     }
     *n += 1;
@@ -329,7 +356,8 @@ async fn stream(
     req: Request,
 ) -> Result<Response, ApiFailure> {
     let s = session(&api, &req)?;
-    let slot = stream_slot(&api, s.sub)?;
+    let (pool, per_device_limit) = stream_pool(&api, &s.sub).await?;
+    let slot = stream_slot(&api, s.sub, pool, per_device_limit)?;
     Ok(Sse::new(events(api.clone(), s.sub, s.exp, slot))
         .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
         .into_response())

@@ -50,7 +50,7 @@ fn approvals_answer_once_by_the_approver_only() {
     let (a, b, c) = (key(1), key(2), key(3));
     let r = request_from(&a, b.address(), 60);
     let id = r.request_id.clone();
-    store.insert(r.clone(), NOW).unwrap();
+    store.insert(r.clone(), Pool::Registered, NOW).unwrap();
     assert_eq!(store.pending_for(&b.address(), NOW), vec![r.clone()]);
     assert!(store.pending_for(&c.address(), NOW).is_empty());
 
@@ -92,7 +92,10 @@ fn approvals_answer_once_by_the_approver_only() {
         ErrorCode::ApprovalNotYours
     );
     // The same signed request cannot be submitted again while it is held.
-    assert_eq!(code(store.insert(r, NOW + 2)), ErrorCode::ApprovalAnswered);
+    assert_eq!(
+        code(store.insert(r, Pool::Registered, NOW + 2)),
+        ErrorCode::ApprovalAnswered
+    );
 }
 
 #[test]
@@ -101,7 +104,7 @@ fn approvals_expire_lazily_and_are_retained() {
     let (a, b) = (key(1), key(2));
     let r = request_from(&a, b.address(), 10);
     let id = r.request_id.clone();
-    store.insert(r, NOW).unwrap();
+    store.insert(r, Pool::Registered, NOW).unwrap();
     assert_eq!(store.pending_for(&b.address(), NOW + 9).len(), 1);
     assert!(store.pending_for(&b.address(), NOW + 10).is_empty());
     let (s, _) = store
@@ -123,7 +126,11 @@ fn approvals_expire_lazily_and_are_retained() {
         .unwrap();
     assert_eq!(s.state, ApprovalState::Expired);
     store
-        .insert(request_from(&a, b.address(), 10), NOW + 10 + RETAIN_SECS)
+        .insert(
+            request_from(&a, b.address(), 10),
+            Pool::Registered,
+            NOW + 10 + RETAIN_SECS,
+        )
         .unwrap();
     assert_eq!(
         code(store.status_for_requester(&id, &a.address(), NOW + 10 + RETAIN_SECS)),
@@ -140,16 +147,16 @@ fn approvals_are_bounded_per_operator() {
     for _ in 0..MAX_PENDING_PER_OPERATOR {
         let r = request_from(&a, b.address(), 60);
         ids.push(r.request_id.clone());
-        store.insert(r, NOW).unwrap();
+        store.insert(r, Pool::Registered, NOW).unwrap();
     }
     assert_eq!(
-        code(store.insert(request_from(&a, b.address(), 60), NOW)),
+        code(store.insert(request_from(&a, b.address(), 60), Pool::Registered, NOW)),
         ErrorCode::ApprovalsFull
     );
     // Another operator is not affected.
     let other = key(4);
     store
-        .insert(request_from(&other, b.address(), 60), NOW)
+        .insert(request_from(&other, b.address(), 60), Pool::Registered, NOW)
         .unwrap();
     // Answered entries stop counting as pending but stay retained, up to a bound.
     for id in &ids {
@@ -160,16 +167,20 @@ fn approvals_are_bounded_per_operator() {
     }
     for _ in 0..(MAX_ENTRIES_PER_OPERATOR - MAX_PENDING_PER_OPERATOR) {
         store
-            .insert(request_from(&a, b.address(), 60), NOW)
+            .insert(request_from(&a, b.address(), 60), Pool::Registered, NOW)
             .unwrap();
     }
     assert_eq!(
-        code(store.insert(request_from(&a, b.address(), 60), NOW)),
+        code(store.insert(request_from(&a, b.address(), 60), Pool::Registered, NOW)),
         ErrorCode::ApprovalsFull
     );
     // Once retention has passed, there is room again.
     store
-        .insert(request_from(&a, b.address(), 60), NOW + 60 + RETAIN_SECS)
+        .insert(
+            request_from(&a, b.address(), 60),
+            Pool::Registered,
+            NOW + 60 + RETAIN_SECS,
+        )
         .unwrap();
 }
 
@@ -180,8 +191,70 @@ fn approvals_stream_order_is_oldest_first() {
     let mut reqs: Vec<ApprovalRequest> =
         (0..5).map(|_| request_from(&a, b.address(), 60)).collect();
     for r in &reqs {
-        store.insert(r.clone(), NOW).unwrap();
+        store.insert(r.clone(), Pool::Registered, NOW).unwrap();
     }
     reqs.sort_by(|x, y| x.request_id.cmp(&y.request_id));
     assert_eq!(store.pending_for(&b.address(), NOW), reqs);
+}
+
+/// Keys made up by the thousand, each asking for its own first registration, fill only their
+/// own small pool, one request each; a registered master still gets its request in.
+#[test]
+fn first_registrations_have_a_pool_of_their_own() {
+    let store = Approvals::default();
+    let approver = key(200).address();
+    let throwaway = |i: usize| {
+        let mut secret = [0u8; 32];
+        secret[..8].copy_from_slice(&(i as u64 + 1000).to_be_bytes());
+        DeviceKey::from_bytes(&secret).unwrap()
+    };
+    let first = throwaway(0);
+    store
+        .insert(
+            request_from(&first, approver, 60),
+            Pool::FirstRegistration,
+            NOW,
+        )
+        .unwrap();
+    assert_eq!(
+        code(store.insert(
+            request_from(&first, approver, 60),
+            Pool::FirstRegistration,
+            NOW
+        )),
+        ErrorCode::ApprovalsFull,
+        "one pending registration request per device"
+    );
+    for i in 1..MAX_FIRST_REGISTRATION_ENTRIES {
+        store
+            .insert(
+                request_from(&throwaway(i), approver, 60),
+                Pool::FirstRegistration,
+                NOW,
+            )
+            .unwrap();
+    }
+    let late = throwaway(MAX_FIRST_REGISTRATION_ENTRIES);
+    assert_eq!(
+        code(store.insert(
+            request_from(&late, approver, 60),
+            Pool::FirstRegistration,
+            NOW
+        )),
+        ErrorCode::ApprovalsFull
+    );
+    // The registered pool is untouched by the flood.
+    let master = key(7);
+    store
+        .insert(request_from(&master, approver, 60), Pool::Registered, NOW)
+        .unwrap();
+    assert_eq!(store.len(), MAX_FIRST_REGISTRATION_ENTRIES + 1);
+    // A device whose request ended may ask again once it is no longer retained.
+    store
+        .insert(
+            request_from(&first, approver, 60),
+            Pool::FirstRegistration,
+            NOW + 60 + RETAIN_SECS,
+        )
+        .unwrap();
 }
