@@ -79,7 +79,7 @@ impl fmt::Debug for OidcTokenResponse {
 pub struct AwsCredsRequest {
     /// Which class's role to assume (one role per data class).
     pub data_class: DataClass,
-    /// 900 to 3600; 3600 when absent.
+    /// 900 to 3600; when absent 900 for an agent and 3600 for a master.
     #[serde(default)]
     pub duration_secs: Option<u64>,
 }

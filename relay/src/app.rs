@@ -6,6 +6,7 @@ use crate::audit::{spawn_anchorer, AnchorPolicy, AuditLog};
 use crate::broker::{self, Broker, NonceStore};
 use crate::chain::authz::{Authority, DEFAULT_CACHE_TTL};
 use crate::chain::routes::ChainApi;
+use crate::chain::ChainAdapter;
 use crate::config::{BootFail, RelayConfig, Role, S3Credentials, StorageMode};
 use crate::health::{self, Dependencies};
 use crate::http::error::{method_not_allowed, route_not_found};
@@ -68,6 +69,7 @@ async fn start_embedded_s3(
     data_dir: &Path,
     storage: &crate::config::StorageConfig,
     keyring: Arc<SessionKeyring>,
+    chain: Arc<dyn ChainAdapter>,
     stop: watch::Receiver<bool>,
 ) -> Result<(String, S3Credentials), BootFail> {
     let region = storage.region.as_str();
@@ -91,6 +93,7 @@ async fn start_embedded_s3(
         root_access_key: creds.access_key_id.clone(),
         credentials_bucket: storage.credentials_bucket.clone(),
         memory_bucket: storage.memory_bucket.clone(),
+        authority: Authority::new(chain, DEFAULT_CACHE_TTL),
     });
     let mut stop = stop;
     tokio::spawn(async move {
@@ -184,6 +187,7 @@ pub async fn run(config: RelayConfig, shutdown: impl Future<Output = ()>) -> Res
                     &config.data_dir,
                     &config.storage,
                     keyring.clone(),
+                    chain.clone(),
                     stop_rx.clone(),
                 )
                 .await?;

@@ -12,6 +12,7 @@ pub mod relay;
 pub mod relay_client;
 pub mod socket;
 pub mod stack;
+pub mod storage;
 
 use std::path::PathBuf;
 

@@ -12,6 +12,7 @@ use std::time::Duration;
 use agentkeys_tests::browser::{AuthenticatorOptions, Browser};
 use agentkeys_tests::passkey_flow::{finish, ok, refused, spawn, text, with_passkey, Recorder};
 use agentkeys_tests::stack::Stack;
+use agentkeys_tests::storage::{denied_within, get_code, list_code, s3_code, StorageCreds};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn init_agents_scopes_and_children_with_a_chromium_passkey() {
@@ -101,6 +102,28 @@ async fn init_agents_scopes_and_children_with_a_chromium_passkey() {
     s.ok(&["store", "openrouter"], Some(b"sk-or-of-the-operator"));
     s.ok(&["store", "anthropic"], Some(b"sk-ant-of-the-operator"));
 
+    // The agent's own storage credentials reach its in-scope object only: storage asks the
+    // chain too, so an object of another service under its own prefix is refused.
+    let creds = StorageCreds::parse(&s.ok(&["aws", "env", "--agent", "coder"], None));
+    let s3 = creds.client();
+    assert_eq!(get_code(&s3, &creds, "openrouter.enc").await, "ok");
+    assert_eq!(get_code(&s3, &creds, "anthropic.enc").await, "AccessDenied");
+    let put = s3
+        .put_object()
+        .bucket(creds.bucket())
+        .key(format!("{}anthropic.enc", creds.prefix()))
+        .body(b"planted".to_vec().into())
+        .send()
+        .await;
+    assert_eq!(s3_code(put), "AccessDenied");
+    let delete = s3
+        .delete_object()
+        .bucket(creds.bucket())
+        .key(format!("{}anthropic.enc", creds.prefix()))
+        .send()
+        .await;
+    assert_eq!(s3_code(delete), "AccessDenied");
+
     // The agent's child: its own in-scope secret, nothing else, and only with its token.
     let ak = agentkeys_tests::bin("agentkeys");
     let ak = ak.display();
@@ -189,6 +212,15 @@ async fn init_agents_scopes_and_children_with_a_chromium_passkey() {
     // Revoking the scope (the passkey again) leaves the agent nothing to read.
     let out = with_passkey(&s, &page, &mut urls, &["scope", "revoke", "coder"], 1).await;
     assert!(ok(&out).contains("agent coder: (none)"), "{}", text(&out));
+    // The credentials minted while it was in scope stop reaching the object within a second.
+    let took = denied_within(Duration::from_secs(1), || {
+        get_code(&s3, &creds, "openrouter.enc")
+    })
+    .await;
+    println!(
+        "storage refused an out-of-scope object {} ms after the scope revoke",
+        took.as_millis()
+    );
     refused(
         &s.run(
             &[
@@ -207,10 +239,17 @@ async fn init_agents_scopes_and_children_with_a_chromium_passkey() {
     );
 
     // Revocation: the agent's children are refused at once.
+    assert_eq!(list_code(&s3, &creds).await, "ok");
     let revoked = s.ok(&["agent", "revoke", "coder"], None);
     assert!(
         revoked.contains("revoked agent coder on chain"),
         "{revoked}"
+    );
+    // Its storage credentials, which needed no scope to list its own prefix, stop too.
+    let took = denied_within(Duration::from_secs(1), || list_code(&s3, &creds)).await;
+    println!(
+        "storage refused a revoked agent's credentials {} ms after the revocation",
+        took.as_millis()
     );
     refused(
         &s.run(&["run", "--agent", "coder", "--", "true"], None),

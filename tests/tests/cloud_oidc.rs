@@ -134,8 +134,26 @@ async fn oidc_tokens_and_sts_credentials() {
     assert_eq!(creds.bucket, "ak-oidc-credentials");
     assert_eq!(creds.prefix, format!("bots/{}/credentials/", op.to_hex()));
     assert_eq!(creds.endpoint_url, None);
-    assert!(creds.expiration > now_secs(), "{creds:?}");
+    // A master's default is STS's longest session.
+    assert!(creds.expiration > now_secs() + 3000, "{creds:?}");
     assert!(!creds.session_token.is_empty() && !creds.secret_access_key.is_empty());
+    // An agent's default is the shortest, so its credentials outlive a revocation briefly.
+    let (s, v) = post(
+        &agent,
+        routes::MINT_AWS_CREDS,
+        json!({"data_class": "credentials"}),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let agent_creds: AwsCredsResponse = serde_json::from_value(v).unwrap();
+    assert_eq!(
+        agent_creds.prefix,
+        format!("bots/{}/credentials/", actor.to_hex())
+    );
+    assert!(
+        agent_creds.expiration <= now_secs() + 900 + 5,
+        "{agent_creds:?}"
+    );
     let s3 = aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::new()
             .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())

@@ -22,6 +22,7 @@ use axum::Router;
 use super::{authorize, sts, token, CloudApi};
 use crate::audit::AuditEvent;
 use crate::http::{decode_json, json_ok, read_body, ApiFailure};
+use crate::isolation::Holder;
 
 const BODY_LIMIT: usize = 4 * 1024;
 
@@ -116,7 +117,15 @@ async fn mint_aws(State(api): State<Arc<CloudApi>>, req: Request) -> Result<Resp
         DataClass::Credentials => api.config.role_credentials.as_deref(),
         DataClass::Memory => api.config.role_memory.as_deref(),
     };
-    let duration = r.duration_secs.unwrap_or(sts::DURATION_MAX);
+    // An agent's credentials outlive its revocation by up to their lifetime on AWS, so agents
+    // get the shortest STS allows unless they ask; a master acts for the operator itself.
+    let is_agent = s.act != s.opr;
+    let default = if is_agent {
+        sts::DURATION_MIN
+    } else {
+        sts::DURATION_MAX
+    };
+    let duration = r.duration_secs.unwrap_or(default);
     if !(sts::DURATION_MIN..=sts::DURATION_MAX).contains(&duration) {
         return Err(ApiError::new(
             ErrorCode::BadRequest,
@@ -149,9 +158,16 @@ async fn mint_aws(State(api): State<Arc<CloudApi>>, req: Request) -> Result<Resp
         (None, _, Some(embedded)) => {
             let role = format!("embedded:{}", r.data_class.as_str());
             record(&api, &s, &claims, &role, "mint-aws-creds", r.data_class).await?;
-            let m = embedded
-                .keyring
-                .mint(s.act, s.opr, r.data_class, duration, now_secs());
+            let m = embedded.keyring.mint(
+                Holder {
+                    device: s.sub,
+                    operator: s.opr,
+                    actor: s.act,
+                },
+                r.data_class,
+                duration,
+                now_secs(),
+            );
             AwsCredsResponse {
                 access_key_id: m.access_key_id,
                 secret_access_key: m.secret_access_key.to_string(),

@@ -1,14 +1,15 @@
 //! Temporary S3 credentials of the embedded server. An access key id is `ASIA` and 16 random
 //! hex digits; its secret is HMAC(session key, purpose ‖ access key id); the session token
-//! carries the claims (actor, operator, class, expiry, access key id) and their HMAC. So the
-//! server checks a request with the session key alone, and a token cannot be moved to another
-//! access key, actor or class.
+//! carries the claims (device, actor, operator, class, expiry, access key id) and their HMAC.
+//! So the server checks a request with the session key alone, a token cannot be moved to
+//! another access key, actor or class, and the device that minted it can be looked up on chain
+//! on every request (a revoked device's keys stop working).
 
 use std::path::Path;
 use std::sync::Arc;
 
 use agentkeys_core::b64;
-use agentkeys_core::identity::Omni;
+use agentkeys_core::identity::{Address, Omni};
 use agentkeys_core::names::DataClass;
 use hmac::{Hmac, Mac};
 use rand::RngCore;
@@ -22,7 +23,8 @@ use crate::s3server::TemporaryKeys;
 pub const SESSION_KEY_FILE: &str = "s3/session.key";
 const SECRET_PURPOSE: &[u8] = b"agentkeys/s3-temporary-secret/v1";
 const TOKEN_PURPOSE: &[u8] = b"agentkeys/s3-session-token/v1";
-const TOKEN_PREFIX: &str = "akst1";
+/// Version 2 added the device; version 1 tokens (which lack it) are refused.
+const TOKEN_PREFIX: &str = "akst2";
 const ACCESS_KEY_PREFIX: &str = "ASIA";
 /// Longest token accepted; a real one is about 300 bytes.
 const MAX_TOKEN_BYTES: usize = 2048;
@@ -30,12 +32,22 @@ const MAX_TOKEN_BYTES: usize = 2048;
 /// What a session token binds.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionClaims {
+    /// The device whose session minted the keys.
+    pub device: Address,
     pub actor: Omni,
     pub operator: Omni,
     pub data_class: DataClass,
     /// Unix seconds.
     pub exp: u64,
     pub access_key: String,
+}
+
+/// Who the keys are for: the minting device, acting as `actor` for `operator`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Holder {
+    pub device: Address,
+    pub operator: Omni,
+    pub actor: Omni,
 }
 
 /// Minted credentials (the secret and token are secrets).
@@ -95,20 +107,14 @@ impl SessionKeyring {
         Zeroizing::new(b64::encode_url(&tag))
     }
 
-    pub fn mint(
-        &self,
-        actor: Omni,
-        operator: Omni,
-        data_class: DataClass,
-        ttl_secs: u64,
-        now: u64,
-    ) -> Minted {
+    pub fn mint(&self, holder: Holder, data_class: DataClass, ttl_secs: u64, now: u64) -> Minted {
         let mut id = [0u8; 8];
         rand::rngs::OsRng.fill_bytes(&mut id);
         let access_key = format!("{ACCESS_KEY_PREFIX}{}", hex::encode_upper(id));
         let claims = SessionClaims {
-            actor,
-            operator,
+            device: holder.device,
+            actor: holder.actor,
+            operator: holder.operator,
             data_class,
             exp: now + ttl_secs,
             access_key: access_key.clone(),
@@ -168,18 +174,23 @@ mod tests {
     #[test]
     fn tokens_bind_their_claims_and_expire() {
         let k = SessionKeyring::from_key([1; 32]);
-        let m = k.mint(
-            Omni([2; 32]),
-            Omni([3; 32]),
-            DataClass::Credentials,
-            60,
-            1000,
-        );
+        let holder = Holder {
+            device: Address([4; 20]),
+            operator: Omni([3; 32]),
+            actor: Omni([2; 32]),
+        };
+        let m = k.mint(holder, DataClass::Credentials, 60, 1000);
         assert!(m.access_key_id.starts_with("ASIA") && m.access_key_id.len() == 20);
         let c = k.verify(&m.session_token, 1000).unwrap();
         assert_eq!(
-            (c.actor, c.data_class, c.exp),
-            (Omni([2; 32]), DataClass::Credentials, 1060)
+            (c.device, c.actor, c.operator, c.data_class, c.exp),
+            (
+                Address([4; 20]),
+                Omni([2; 32]),
+                Omni([3; 32]),
+                DataClass::Credentials,
+                1060
+            )
         );
         assert_eq!(c.access_key, m.access_key_id);
         assert!(k.verify(&m.session_token, 1060).is_none(), "expired");

@@ -5,10 +5,12 @@
 //!
 //! - `keyring`: the relay's session key (0600), the credentials it mints, and the derivation
 //!   of each temporary key's secret (nothing per session is stored).
-//! - `policy`: the access policy of the embedded S3 server.
+//! - `policy`: the access policy of the embedded S3 server, which also asks the chain on every
+//!   request whether the minting device may still act for the actor and, for an agent, whether
+//!   the object is in its scope.
 
 mod keyring;
 mod policy;
 
-pub use keyring::{SessionClaims, SessionKeyring, SESSION_KEY_FILE};
+pub use keyring::{Holder, SessionClaims, SessionKeyring, SESSION_KEY_FILE};
 pub use policy::ActorScopedPolicy;

@@ -40,7 +40,7 @@ use std::sync::Arc;
 
 pub use auth::TemporaryKeys;
 pub use config::{EmbeddedS3Config, MAX_OBJECT_SIZE};
-pub use policy::{AccessDenied, AccessPolicy, AccessRequest, AllowAll, S3Op};
+pub use policy::{AccessDenied, AccessPolicy, AccessRequest, AllowAll, PolicyFuture, S3Op};
 
 /// Errors that stop the server itself (request failures are S3 error responses instead).
 #[derive(Debug, thiserror::Error)]

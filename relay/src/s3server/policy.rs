@@ -4,6 +4,8 @@
 //! because only the handler has the parsed list prefix and the keys of a multi-delete.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 
 /// The S3 operations the embedded server implements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -82,9 +84,12 @@ impl AccessDenied {
     }
 }
 
+/// A policy's answer; a future because a policy may have to ask elsewhere (the chain).
+pub type PolicyFuture<'a> = Pin<Box<dyn Future<Output = Result<(), AccessDenied>> + Send + 'a>>;
+
 /// Decides whether an authenticated request may proceed.
 pub trait AccessPolicy: Send + Sync + 'static {
-    fn check(&self, req: &AccessRequest) -> Result<(), AccessDenied>;
+    fn check<'a>(&'a self, req: &'a AccessRequest) -> PolicyFuture<'a>;
 }
 
 /// Allows every authenticated request.
@@ -92,7 +97,7 @@ pub trait AccessPolicy: Send + Sync + 'static {
 pub struct AllowAll;
 
 impl AccessPolicy for AllowAll {
-    fn check(&self, _req: &AccessRequest) -> Result<(), AccessDenied> {
-        Ok(())
+    fn check<'a>(&'a self, _req: &'a AccessRequest) -> PolicyFuture<'a> {
+        Box::pin(async { Ok(()) })
     }
 }

@@ -22,7 +22,7 @@ pub(super) fn identity<T>(req: &S3Request<T>, op: S3Op, bucket: &str) -> AccessR
 }
 
 impl Backend {
-    pub(super) fn authorize<T>(
+    pub(super) async fn authorize<T>(
         &self,
         req: &S3Request<T>,
         op: S3Op,
@@ -31,11 +31,11 @@ impl Backend {
     ) -> S3Result<()> {
         let mut access = identity(req, op, bucket);
         access.key_or_prefix = key_or_prefix.map(str::to_owned);
-        self.check(&access)
+        self.check(&access).await
     }
 
-    pub(super) fn check(&self, access: &AccessRequest) -> S3Result<()> {
-        self.policy.check(access).map_err(|denied| {
+    pub(super) async fn check(&self, access: &AccessRequest) -> S3Result<()> {
+        self.policy.check(access).await.map_err(|denied| {
             tracing::info!(request = ?access, reason = %denied.message, "embedded S3 access denied");
             S3Error::with_message(S3ErrorCode::AccessDenied, denied.message)
         })

@@ -13,7 +13,7 @@ pub(super) async fn create(
     req: S3Request<CreateBucketInput>,
 ) -> S3Result<S3Response<CreateBucketOutput>> {
     let bucket = &req.input.bucket;
-    b.authorize(&req, S3Op::CreateBucket, bucket, None)?;
+    b.authorize(&req, S3Op::CreateBucket, bucket, None).await?;
     b.store.create_bucket(bucket).await.map_err(to_s3)?;
     Ok(S3Response::new(CreateBucketOutput {
         location: Some(format!("/{bucket}")),
@@ -25,7 +25,7 @@ pub(super) async fn head(
     req: S3Request<HeadBucketInput>,
 ) -> S3Result<S3Response<HeadBucketOutput>> {
     let bucket = &req.input.bucket;
-    b.authorize(&req, S3Op::HeadBucket, bucket, None)?;
+    b.authorize(&req, S3Op::HeadBucket, bucket, None).await?;
     b.store.head_bucket(bucket).await.map_err(to_s3)?;
     Ok(S3Response::new(HeadBucketOutput {
         bucket_region: Some(b.region.clone()),
@@ -37,7 +37,7 @@ pub(super) async fn list(
     b: &Backend,
     req: S3Request<ListBucketsInput>,
 ) -> S3Result<S3Response<ListBucketsOutput>> {
-    b.authorize(&req, S3Op::ListBuckets, "", None)?;
+    b.authorize(&req, S3Op::ListBuckets, "", None).await?;
     let prefix = req.input.prefix.as_deref().unwrap_or("");
     let buckets = b
         .store
@@ -64,7 +64,7 @@ pub(super) async fn delete(
     req: S3Request<DeleteBucketInput>,
 ) -> S3Result<S3Response<DeleteBucketOutput>> {
     let bucket = &req.input.bucket;
-    b.authorize(&req, S3Op::DeleteBucket, bucket, None)?;
+    b.authorize(&req, S3Op::DeleteBucket, bucket, None).await?;
     b.store.delete_bucket(bucket).await.map_err(to_s3)?;
     Ok(S3Response::new(DeleteBucketOutput {}))
 }

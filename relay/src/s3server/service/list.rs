@@ -19,7 +19,8 @@ pub(super) async fn list_objects_v2(
     let input = &req.input;
     let prefix = input.prefix.clone().unwrap_or_default();
     // The policy sees the prefix, so it can confine a caller to its own part of a bucket.
-    b.authorize(&req, S3Op::ListObjectsV2, &input.bucket, Some(&prefix))?;
+    b.authorize(&req, S3Op::ListObjectsV2, &input.bucket, Some(&prefix))
+        .await?;
 
     let max_keys = match input.max_keys {
         None => MAX_KEYS,

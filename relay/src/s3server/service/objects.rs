@@ -18,7 +18,8 @@ pub(super) async fn get(
     req: S3Request<GetObjectInput>,
 ) -> S3Result<S3Response<GetObjectOutput>> {
     let input = &req.input;
-    b.authorize(&req, S3Op::GetObject, &input.bucket, Some(&input.key))?;
+    b.authorize(&req, S3Op::GetObject, &input.bucket, Some(&input.key))
+        .await?;
     let (meta, bytes) = b
         .store
         .get_object(&input.bucket, &input.key)
@@ -86,7 +87,8 @@ pub(super) async fn head(
     req: S3Request<HeadObjectInput>,
 ) -> S3Result<S3Response<HeadObjectOutput>> {
     let input = &req.input;
-    b.authorize(&req, S3Op::HeadObject, &input.bucket, Some(&input.key))?;
+    b.authorize(&req, S3Op::HeadObject, &input.bucket, Some(&input.key))
+        .await?;
     let meta = b
         .store
         .head_object(&input.bucket, &input.key)
@@ -130,7 +132,8 @@ pub(super) async fn delete(
     req: S3Request<DeleteObjectInput>,
 ) -> S3Result<S3Response<DeleteObjectOutput>> {
     let input = &req.input;
-    b.authorize(&req, S3Op::DeleteObject, &input.bucket, Some(&input.key))?;
+    b.authorize(&req, S3Op::DeleteObject, &input.bucket, Some(&input.key))
+        .await?;
     b.store
         .delete_object(&input.bucket, &input.key)
         .await
@@ -157,7 +160,7 @@ pub(super) async fn delete_many(
     for object in &input.delete.objects {
         let mut access = identity(&req, S3Op::DeleteObjects, &input.bucket);
         access.key_or_prefix = Some(object.key.clone());
-        let result = match b.check(&access) {
+        let result = match b.check(&access).await {
             Ok(()) => b
                 .store
                 .delete_object(&input.bucket, &object.key)

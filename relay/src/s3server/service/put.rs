@@ -28,7 +28,15 @@ pub(super) async fn put_object(
     mut req: S3Request<PutObjectInput>,
 ) -> S3Result<S3Response<PutObjectOutput>> {
     let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
-    b.authorize(&req, S3Op::PutObject, &bucket, Some(&key))?;
+    if let Err(denied) = b
+        .authorize(&req, S3Op::PutObject, &bucket, Some(&key))
+        .await
+    {
+        // Read the refused body (bounded as any upload) so the connection stays in step: a
+        // body left unread could be taken as the start of the client's next request.
+        let _ = read_limited(req.input.body.take(), MAX_OBJECT_SIZE).await;
+        return Err(denied);
+    }
     // Refuse before reading a body that could never be stored.
     validate_key(&key).map_err(key_error)?;
     b.store.head_bucket(&bucket).await.map_err(to_s3)?;

@@ -4,7 +4,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 
 use super::harness::*;
-use crate::s3server::{AccessDenied, AccessPolicy, AccessRequest, S3Op};
+use crate::s3server::{AccessDenied, AccessPolicy, AccessRequest, PolicyFuture, S3Op};
 
 /// Denies anything under `secret/` and records what it was asked.
 #[derive(Default)]
@@ -13,14 +13,15 @@ struct DenySecret {
 }
 
 impl AccessPolicy for DenySecret {
-    fn check(&self, req: &AccessRequest) -> Result<(), AccessDenied> {
+    fn check<'a>(&'a self, req: &'a AccessRequest) -> PolicyFuture<'a> {
         if let Ok(mut seen) = self.seen.lock() {
             seen.push(req.clone());
         }
-        match &req.key_or_prefix {
+        let verdict = match &req.key_or_prefix {
             Some(k) if k.starts_with("secret/") => Err(AccessDenied::new("secret/ is off limits")),
             _ => Ok(()),
-        }
+        };
+        Box::pin(async move { verdict })
     }
 }
 
