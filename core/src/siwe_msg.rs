@@ -107,3 +107,22 @@ pub fn verify(
         nonce: parsed.nonce,
     })
 }
+
+/// The EIP-4361 domain of a relay's URL: its authority (host and port), which the broker puts
+/// in every challenge and a device checks against the relay it meant to reach.
+pub fn domain_of(url: &str) -> &str {
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    rest.split('/').next().unwrap_or(rest)
+}
+
+/// Refuses a challenge that is not for the relay at `relay_url` (its domain and URI), so a
+/// device signs in only where it meant to: a process answering on another address cannot
+/// collect a sign-in it could replay to the real relay.
+pub fn check_challenge_for(challenge: &SiweChallenge, relay_url: &str) -> Result<(), ErrorCode> {
+    let url = relay_url.trim_end_matches('/');
+    if challenge.domain == domain_of(url) && challenge.uri.trim_end_matches('/') == url {
+        Ok(())
+    } else {
+        Err(ErrorCode::SiweInvalidMessage)
+    }
+}

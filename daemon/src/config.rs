@@ -204,20 +204,49 @@ pub fn keychain_account(home: Option<&OsStr>) -> String {
     }
 }
 
+/// A relay URL without its trailing slash. Plain `http://` is accepted only for a relay on this
+/// machine (a loopback address or `localhost`): anywhere else the device's values, sessions and
+/// capabilities would cross the network in the clear, to whoever answers.
 pub fn normalize_relay_url(url: &str) -> Result<String, ConfigError> {
     let trimmed = url.trim().trim_end_matches('/');
-    let rest = trimmed
-        .strip_prefix("http://")
-        .or_else(|| trimmed.strip_prefix("https://"));
-    match rest {
-        Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => {
-            Ok(trimmed.to_string())
-        }
-        _ => Err(invalid(
+    let (secure, rest) = match trimmed.strip_prefix("https://") {
+        Some(rest) => (true, rest),
+        None => (false, trimmed.strip_prefix("http://").unwrap_or("")),
+    };
+    let authority = rest.split('/').next().unwrap_or("");
+    if authority.is_empty()
+        || rest.contains(char::is_whitespace)
+        || !(trimmed.starts_with("http://") || secure)
+    {
+        return Err(invalid(
             "relay_url",
             format!("{url:?} is not an http:// or https:// URL"),
-        )),
+        ));
     }
+    if !secure && !is_loopback_authority(authority) {
+        return Err(invalid(
+            "relay_url",
+            format!("{url:?} is beyond this machine, so it must be an https:// URL"),
+        ));
+    }
+    Ok(trimmed.to_string())
+}
+
+/// `host[:port]` naming this machine: `localhost`, 127.0.0.0/8 or `[::1]`.
+fn is_loopback_authority(authority: &str) -> bool {
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        match v6.split_once(']') {
+            Some((h, _)) => h,
+            None => return false,
+        }
+    } else {
+        authority.split(':').next().unwrap_or("")
+    };
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    host.parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]
@@ -236,17 +265,17 @@ mod tests {
     #[test]
     fn precedence_is_file_then_env_then_flags() {
         let file = FileConfig {
-            relay_url: Some("http://file:1".into()),
+            relay_url: Some("https://file:1".into()),
             keychain: Some("os".into()),
             credential_backend: None,
         };
         let env = Overrides {
-            relay_url: Some("http://env:2/".into()),
+            relay_url: Some("https://env:2/".into()),
             ..Default::default()
         };
         let cfg = DaemonConfig::from_parts(&paths(), file.clone(), env, Overrides::default(), None)
             .unwrap();
-        assert_eq!(cfg.relay_url, "http://env:2");
+        assert_eq!(cfg.relay_url, "https://env:2");
         assert_eq!(cfg.keychain.mode, KeychainMode::Os);
         assert_eq!(cfg.keychain.file_dir, PathBuf::from("/h/data/device"));
         assert_eq!(cfg.pid_file, PathBuf::from("/h/state/daemon.pid"));
@@ -295,6 +324,31 @@ mod tests {
         assert_eq!(err.setting, "keychain");
         assert!(normalize_relay_url("ftp://x").is_err());
         assert!(normalize_relay_url("http://").is_err());
+    }
+
+    #[test]
+    fn plain_http_only_on_this_machine() {
+        for ok in [
+            "http://127.0.0.1:8787",
+            "http://127.9.9.9:1/",
+            "http://localhost:8787",
+            "http://[::1]:8787",
+            "https://relay.example.com",
+            "https://10.0.0.5:8443",
+        ] {
+            assert!(normalize_relay_url(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://relay.example.com",
+            "http://10.0.0.5:8787",
+            "http://127.0.0.1.evil.example:80",
+            "http://localhost.evil.example",
+            "http://[::2]:8787",
+            "http://[::1",
+        ] {
+            let err = normalize_relay_url(bad).unwrap_err();
+            assert_eq!(err.setting, "relay_url", "{bad}");
+        }
     }
 
     #[test]

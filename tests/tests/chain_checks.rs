@@ -283,6 +283,28 @@ async fn transaction_endpoint_refusals() {
         .await;
     assert_eq!((s, code(&v).as_str()), (400, "tx_invalid"), "{v}");
 
+    // A key the chain does not know gets nothing sponsored but its own first registration:
+    // not even a call that would merely revert, and not a call to another contract of ours.
+    let mut stranger = RelayClient::new(&relay.url);
+    stranger.sign_in_only().await;
+    let revoke = SidecarRegistry::revokeAgentDeviceCall {
+        deviceKeyHash: alloy::primitives::B256::ZERO,
+    }
+    .abi_encode();
+    let (s, v) = stranger.send_call(&registry, revoke).await;
+    assert_eq!(
+        (s, code(&v).as_str()),
+        (403, "device_not_registered"),
+        "{v}"
+    );
+    let advance = K3EpochCounter::advanceEpochCall { newEpoch: 2 }.abi_encode();
+    let (s, v) = stranger.send_call(&status.contracts.epoch, advance).await;
+    assert_eq!(
+        (s, code(&v).as_str()),
+        (403, "device_not_registered"),
+        "{v}"
+    );
+
     // Public reads: an unknown device is 403 device_not_registered; bad input 400.
     let http = reqwest::Client::new();
     let get = |path: String| {

@@ -41,11 +41,23 @@ impl CachedSession {
     }
 }
 
+/// Signs in with `key`; refuses to sign a challenge for another relay than the configured one.
 pub(crate) async fn sign_in(http: &Http, key: &DeviceKey) -> Result<CachedSession, ApiError> {
     let address = key.address();
     let start = encode(&SiweStartRequest { address })?;
     let reply = http.post(routes::SIWE_START, None, None, start).await?;
     let challenge: SiweChallenge = decode(routes::SIWE_START, &reply)?;
+    siwe_msg::check_challenge_for(&challenge, http.base()).map_err(|_| {
+        ApiError::new(
+            ErrorCode::RelayProtocol,
+            format!(
+                "the relay's sign-in challenge names {} ({}), not the relay this device is configured for ({}); refusing to sign",
+                challenge.domain,
+                challenge.uri,
+                http.base()
+            ),
+        )
+    })?;
     let message = siwe_msg::build_message(&challenge, &address).map_err(|code| {
         ApiError::new(
             ErrorCode::RelayProtocol,

@@ -29,8 +29,6 @@ use time::OffsetDateTime;
 
 use super::RelayClient;
 
-const DOMAIN: &str = "localhost";
-
 #[derive(Default)]
 struct Mock {
     sessions: HashMap<String, Address>,
@@ -58,12 +56,22 @@ fn bearer(headers: &HeaderMap) -> String {
         .to_string()
 }
 
-async fn siwe_start() -> Json<SiweChallenge> {
+/// The mock's own authority, as the client reached it (a real broker is configured with it).
+fn host(headers: &HeaderMap) -> String {
+    headers
+        .get("host")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
+
+async fn siwe_start(headers: HeaderMap) -> Json<SiweChallenge> {
     let fmt = &time::format_description::well_known::Rfc3339;
     let now = OffsetDateTime::now_utc();
+    let host = host(&headers);
     Json(SiweChallenge {
-        domain: DOMAIN.into(),
-        uri: "http://localhost".into(),
+        uri: format!("http://{host}"),
+        domain: host,
         chain_id: 31337,
         nonce: "abcdefgh12345678".into(),
         issued_at: now.format(fmt).unwrap(),
@@ -71,9 +79,14 @@ async fn siwe_start() -> Json<SiweChallenge> {
     })
 }
 
-async fn siwe_verify(State(m): State<Shared>, Json(req): Json<SiweVerifyRequest>) -> Response {
+async fn siwe_verify(
+    State(m): State<Shared>,
+    headers: HeaderMap,
+    Json(req): Json<SiweVerifyRequest>,
+) -> Response {
+    let host = host(&headers);
     let expect = SiweExpectation {
-        domain: DOMAIN,
+        domain: &host,
         chain_id: 31337,
         now: OffsetDateTime::now_utc(),
     };
@@ -279,4 +292,46 @@ async fn unreachable_relay_names_its_url() {
         err.message
     );
     assert!(!client.is_healthy().await);
+}
+
+/// A process answering at the relay's address with a challenge for another relay collects no
+/// signature it could replay there: the device refuses before signing.
+#[tokio::test]
+async fn a_challenge_for_another_relay_is_not_signed() {
+    let verifies = Arc::new(Mutex::new(0usize));
+    let counted = verifies.clone();
+    let app = Router::new()
+        .route(
+            routes::SIWE_START,
+            post(|| async {
+                let fmt = &time::format_description::well_known::Rfc3339;
+                let now = OffsetDateTime::now_utc();
+                Json(SiweChallenge {
+                    domain: "relay.example".into(),
+                    uri: "https://relay.example".into(),
+                    chain_id: 31337,
+                    nonce: "abcdefgh12345678".into(),
+                    issued_at: now.format(fmt).unwrap(),
+                    expiration_time: (now + time::Duration::minutes(5)).format(fmt).unwrap(),
+                })
+            }),
+        )
+        .route(
+            routes::SIWE_VERIFY,
+            post(move || async move {
+                *counted.lock().unwrap() += 1;
+                StatusCode::INTERNAL_SERVER_ERROR
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let client = RelayClient::new(&url).unwrap();
+    let err = fetch(&client, &DeviceKey::generate(), "x")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::RelayProtocol);
+    assert!(err.message.contains("relay.example"), "{}", err.message);
+    assert_eq!(*verifies.lock().unwrap(), 0, "nothing was signed and sent");
 }

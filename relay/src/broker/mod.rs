@@ -81,8 +81,7 @@ fn load_key(data_dir: &Path, file: &str, purpose: KeyPurpose) -> Result<Es256Key
 }
 
 pub fn domain_of(url: &str) -> String {
-    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
-    rest.split('/').next().unwrap_or(rest).to_string()
+    agentkeys_core::siwe_msg::domain_of(url).to_string()
 }
 
 pub fn router(broker: Arc<Broker>) -> Router {

@@ -2,7 +2,9 @@
 //! server-sent event stream of changes) and, with a session, transactions signed by the
 //! session's own device. The relay only relays: it cannot sign for a device, and it refuses a
 //! transaction from another sender or to a contract that is not ours (on a fee chain it pays
-//! the gas, so it must not pay for anything else).
+//! the gas, so it must not pay for anything else). It also pays only for devices the chain
+//! holds as active, plus a device's registration of itself as its own operator's first master:
+//! a key made up on the spot gets nothing else mined.
 
 use super::events::decode_log;
 use super::revert::describe;
@@ -197,9 +199,11 @@ async fn tx_params(State(api): State<Arc<ChainApi>>, req: Request) -> Result<Res
     let r: TxParamsRequest = decode_json(&body)?;
     let to = Address::from(r.to.0);
     ours(api.chain.as_ref(), to)?;
+    let data = parse_hex_bytes(&r.data)?;
+    may_submit(&api, &s.sub, to, &data).await?;
     let params = api
         .chain
-        .tx_params(Address::from(s.sub.0), to, parse_hex_bytes(&r.data)?)
+        .tx_params(Address::from(s.sub.0), to, data)
         .await
         .map_err(chain_failure)?;
     Ok(json_ok(&params))
@@ -213,6 +217,46 @@ fn ours(chain: &dyn ChainAdapter, to: Address) -> Result<(), ApiError> {
             ErrorCode::TxInvalid,
             "the transaction is not addressed to an AgentKeys contract",
         ))
+    }
+}
+
+/// The calls a device not on chain may have mined: registering itself as the first master of
+/// the operator its own address derives (the contract binds that to the sender).
+fn is_first_registration(chain: &dyn ChainAdapter, to: Address, input: &[u8]) -> bool {
+    use agentkeys_contracts::bindings::SidecarRegistry as R;
+    use alloy::sol_types::SolCall;
+    to == chain.contracts().registry
+        && input.get(..4).is_some_and(|selector| {
+            selector == R::registerFirstMasterDeviceCall::SELECTOR
+                || selector == R::registerFirstMasterDeviceWithoutPasskeyCall::SELECTOR
+        })
+}
+
+/// Refuses to sponsor a transaction of a revoked device, or of a device not on chain unless it
+/// is that device's own first registration or the epoch governance calling its contract.
+async fn may_submit(
+    api: &ChainApi,
+    device: &CoreAddress,
+    to: Address,
+    input: &[u8],
+) -> Result<(), ApiError> {
+    let chain = api.chain.as_ref();
+    match api.broker.authority.device(device).await? {
+        Some(d) if d.revoked => Err(ErrorCode::DeviceRevoked.into()),
+        Some(_) => Ok(()),
+        None if is_first_registration(chain, to, input) => Ok(()),
+        None if to == chain.contracts().epoch
+            && views::epoch_governance(chain)
+                .await
+                .map_err(chain_failure)?
+                == Address::from(device.0) =>
+        {
+            Ok(())
+        }
+        None => Err(ApiError::new(
+            ErrorCode::DeviceNotRegistered,
+            "the relay submits transactions only for registered devices, or a device's own first registration",
+        )),
     }
 }
 
@@ -230,6 +274,7 @@ async fn submit(State(api): State<Arc<ChainApi>>, req: Request) -> Result<Respon
         .into());
     }
     ours(api.chain.as_ref(), tx.to())?;
+    may_submit(&api, &s.sub, tx.to(), &tx.input()).await?;
     let mined = api.chain.submit_signed(tx).await.map_err(chain_failure)?;
     // This process knows of the change before the event poll of a node adapter does; the
     // device's next request must see it.

@@ -580,6 +580,25 @@ impl ChainAdapter for RpcChain {
                 tx.gas_limit()
             )));
         }
+        // No more gas than the relay itself would have asked for this call now (the estimate
+        // with its 20 % headroom): the unused part of a top-up stays on the device's key, so a
+        // padded limit would move the relay's funds there. A call that now reverts is refused
+        // here too, before anything is paid.
+        let allowed = self
+            .node
+            .gas_limit(Node::request(
+                sender,
+                TxKind::Call(tx.to()),
+                tx.input(),
+                U256::ZERO,
+            ))
+            .await?;
+        if tx.gas_limit() > allowed {
+            return Err(ChainError::InvalidTx(format!(
+                "gas limit {} is above the {allowed} the relay sponsors for this call (its estimate with 20 % headroom)",
+                tx.gas_limit()
+            )));
+        }
         let fees = provider
             .estimate_eip1559_fees()
             .await

@@ -183,6 +183,16 @@ pub async fn epoch(chain: &dyn ChainAdapter) -> Result<u32, ChainError> {
     .await
 }
 
+/// The address allowed to advance the epoch.
+pub async fn epoch_governance(chain: &dyn ChainAdapter) -> Result<Address, ChainError> {
+    read(
+        chain,
+        chain.contracts().epoch,
+        K3EpochCounter::signerGovernanceCall {},
+    )
+    .await
+}
+
 pub async fn audit_root_count(
     chain: &dyn ChainAdapter,
     operator: &Omni,
