@@ -574,6 +574,22 @@ mod tests {
         assert_eq!(code(t.validate(NOW)), ErrorCode::ApprovalSignatureInvalid);
     }
 
+    /// Another spelling of the requester's own signature (v as 0/1, or the high-s twin) is
+    /// refused: request ids of replays must match, so one request has one signature.
+    #[test]
+    fn approval_non_canonical_signature_is_refused() {
+        let (_, r) = request();
+        let mut sig = [0u8; 65];
+        hex::decode_to_slice(&r.signature[2..], &mut sig).unwrap();
+        let mut v01 = sig;
+        v01[64] -= 27;
+        for other in [v01, crate::device_key::tests::high_s_twin(&sig)] {
+            let mut t = r.clone();
+            t.signature = format!("0x{}", hex::encode(other));
+            assert_eq!(code(t.validate(NOW)), ErrorCode::ApprovalSignatureInvalid);
+        }
+    }
+
     #[test]
     fn approval_expiry_window() {
         let (_, r) = request();

@@ -72,6 +72,8 @@ error_codes! {
     SiweExpired => ("siwe_expired", 401, exit::REFUSED, "the sign-in message has expired or is not yet valid"),
     SiweDomainMismatch => ("siwe_domain_mismatch", 401, exit::REFUSED, "the sign-in message names another domain"),
     SiweChainMismatch => ("siwe_chain_mismatch", 401, exit::REFUSED, "the sign-in message names another chain id"),
+    RateLimited => ("rate_limited", 429, exit::UNAVAILABLE, "too many requests from this network or key; retry in a minute"),
+    SigninBusy => ("signin_busy", 503, exit::UNAVAILABLE, "too many sign-ins completed in the last minutes to track another one safely; retry shortly"),
     SessionMissing => ("session_missing", 401, exit::REFUSED, "no session token was presented"),
     SessionInvalid => ("session_invalid", 401, exit::REFUSED, "the session token is invalid"),
     SessionExpired => ("session_expired", 401, exit::REFUSED, "the session token has expired"),
@@ -178,7 +180,7 @@ impl<'de> Deserialize<'de> for ErrorCode {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
         ErrorCode::parse(&s)
-            .ok_or_else(|| serde::de::Error::custom(format!("unknown error code {s}")))
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown error code `{s}`")))
     }
 }
 

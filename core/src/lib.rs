@@ -16,6 +16,7 @@ pub mod envelope;
 pub mod error;
 pub mod es256;
 pub mod identity;
+pub mod json_body;
 pub mod kek;
 pub mod names;
 pub mod passkey;

@@ -1,7 +1,7 @@
 //! Sign-In with Ethereum (EIP-4361) messages, built by the daemon from the broker's challenge
 //! and checked by the broker. Parsing and EIP-191 recovery come from the `siwe` crate.
 
-use crate::device_key::parse_signature_hex;
+use crate::device_key::{parse_signature_hex, recover_prehash};
 use crate::error::ErrorCode;
 use crate::identity::Address;
 use serde::{Deserialize, Serialize};
@@ -98,10 +98,15 @@ pub fn verify(
     if (*parsed.issued_at.as_ref() - expect.now).whole_seconds() > ISSUED_AT_SKEW_SECS {
         return Err(ErrorCode::SiweExpired);
     }
+    // Recovered here rather than by the siwe crate, which reads v modulo 27 and accepts a high
+    // s: only the canonical encoding (v 27/28, low s) signs in, as for every other signature.
     let sig = parse_signature_hex(signature_hex).ok_or(ErrorCode::SiweBadSignature)?;
-    parsed
-        .verify_eip191(&sig)
-        .map_err(|_| ErrorCode::SiweBadSignature)?;
+    let digest = parsed
+        .eip191_hash()
+        .map_err(|_| ErrorCode::SiweInvalidMessage)?;
+    if recover_prehash(&digest, &sig).map(|a| a.0) != Some(parsed.address) {
+        return Err(ErrorCode::SiweBadSignature);
+    }
     Ok(VerifiedSiwe {
         address: Address(parsed.address),
         nonce: parsed.nonce,
@@ -124,5 +129,47 @@ pub fn check_challenge_for(challenge: &SiweChallenge, relay_url: &str) -> Result
         Ok(())
     } else {
         Err(ErrorCode::SiweInvalidMessage)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::device_key::tests::high_s_twin;
+    use crate::device_key::DeviceKey;
+    use time::macros::datetime;
+
+    /// The siwe crate alone would accept v as 0/1 (it reads v modulo 27) and a high s; the
+    /// broker accepts the one canonical spelling.
+    #[test]
+    fn only_the_canonical_signature_signs_in() {
+        let key = DeviceKey::from_bytes(&[0x22; 32]).unwrap();
+        let challenge = SiweChallenge {
+            domain: "127.0.0.1:8787".into(),
+            uri: "http://127.0.0.1:8787".into(),
+            chain_id: 31337,
+            nonce: "abcdefgh12345678".into(),
+            issued_at: "2025-10-09T08:00:00Z".into(),
+            expiration_time: "2025-10-09T08:05:00Z".into(),
+        };
+        let msg = build_message(&challenge, &key.address()).unwrap();
+        let sig = key.sign_personal(msg.as_bytes());
+        let expect = SiweExpectation {
+            domain: "127.0.0.1:8787",
+            chain_id: 31337,
+            now: datetime!(2025-10-09 08:01:00 UTC),
+        };
+        let hex_of = |s: &[u8; 65]| format!("0x{}", hex::encode(s));
+        assert!(verify(&msg, &hex_of(&sig), &expect).is_ok());
+        let mut v01 = sig;
+        v01[64] -= 27;
+        let mut v54 = sig;
+        v54[64] += 27;
+        for other in [v01, v54, high_s_twin(&sig)] {
+            assert_eq!(
+                verify(&msg, &hex_of(&other), &expect),
+                Err(ErrorCode::SiweBadSignature)
+            );
+        }
     }
 }

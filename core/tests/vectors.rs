@@ -261,6 +261,9 @@ fn pop_vector() {
     );
     show("pop_header", &header);
     assert_eq!(header, POP_HEADER);
+    let key = hex::encode(pop::replay_key(jti, nonce));
+    show("pop_replay_key", &key);
+    assert_eq!(key, POP_REPLAY_KEY);
 }
 
 const OPERATOR_OMNI: &str = "579bc7d29fcbe496d9a0f0818b090b5ed27a365b06d57cefea9bc5b81cf3bf52";
@@ -275,4 +278,5 @@ const SESSION_TOKEN: &str = "eyJ0eXAiOiJhZ2VudGtleXMtc2Vzc2lvbitqd3QiLCJhbGciOiJ
 const SIWE_MESSAGE: &str = "127.0.0.1:8787 wants you to sign in with your Ethereum account:\n0x2c7536E3605D9C16a7a3D7b1898e529396a65c23\n\nSign in to AgentKeys with this device key.\n\nURI: http://127.0.0.1:8787\nVersion: 1\nChain ID: 31337\nNonce: n0nceAbc12345678\nIssued At: 2025-10-09T08:00:00Z\nExpiration Time: 2025-10-09T08:05:00Z";
 const SIWE_SIGNATURE: &str = "827c79c0da76eefb70819481d5f95a70e5d5a78fdf07b16d1dbd55ce28062ead383b5f5980dc2203554cbd261d19a047507a090dc3bd4bada3fd6c48b0bd39ac1b";
 const POP_INPUT: &str = "agentkeys-pop-v1\nAAECAwQFBgcICQoLDA0ODw\nPOST\n/v1/cred/fetch\na49e3f253c81a208e7bb816e44233bb2527feec7864f76b5300f4cfe39a2b32a\n1760000010\n000102030405060708090a0b0c0d0e0f";
+const POP_REPLAY_KEY: &str = "77c51b1d13c0311d20ac7ab74f0b11dec2f058efaec7659b61b6f1193ca0f14d";
 const POP_HEADER: &str = "t=1760000010,n=000102030405060708090a0b0c0d0e0f,sig=0xf4889e21d127ac04c6b82a44750b83049fc2097a3a2c34aa774f2eb7414d63c63685311c4c30690dee3253643a39883cd82b053e8c6f6aa121cbc04a0172e71b1c";

@@ -180,6 +180,38 @@ async fn socket_api() {
     drop(h.shutdown);
 }
 
+/// A secret sent in the wrong type, under an unknown field or as an enum value is refused with
+/// `invalid_json`, and the refusal never repeats it.
+#[tokio::test]
+async fn invalid_json_never_echoes_a_value() {
+    let h = start().await;
+    let secret = "sk-live-5e6f7a8b";
+    for (path, body) in [
+        (
+            "/v1/secrets/store",
+            json!({"name": "x", "value": 5, secret: 1}),
+        ),
+        ("/v1/secrets/store", json!({"name": ["x"], "value": "eA=="})),
+        ("/v1/secrets/read", json!({"name": 1, "extra": secret})),
+        ("/v1/secrets/read", json!({"name": "x", secret: "y"})),
+        ("/v1/aws/creds", json!({"data_class": secret})),
+        (
+            "/v1/aws/creds",
+            json!({"data_class": "memory", "duration_secs": secret}),
+        ),
+        ("/v1/init", json!({"passkey": secret})),
+    ] {
+        let (status, v) = call(&h.socket, "POST", path, body.to_string()).await;
+        assert_eq!(
+            (status, code(&v)),
+            (400, "invalid_json"),
+            "{path} {body}: {v}"
+        );
+        assert!(!v.to_string().contains("5e6f7a8b"), "{path}: {v}");
+    }
+    h.shutdown.trigger();
+}
+
 #[tokio::test]
 async fn stale_socket_is_replaced_and_loose_folder_tightened() {
     let dir = tempfile::tempdir().unwrap();

@@ -3,7 +3,7 @@
 //! address for local clients, and serves until shutdown.
 
 use crate::audit::{spawn_anchorer, AnchorPolicy, AuditLog};
-use crate::broker::{self, Broker, NonceStore};
+use crate::broker::{self, Broker, SigninLimiter, SiweNonces};
 use crate::chain::authz::{Authority, DEFAULT_CACHE_TTL};
 use crate::chain::routes::ChainApi;
 use crate::chain::ChainAdapter;
@@ -155,14 +155,16 @@ pub async fn run(config: RelayConfig, shutdown: impl Future<Output = ()>) -> Res
                 "the broker needs the signer (for the key epoch)",
             )
         })?;
+        let k1 = Broker::load_k1(&config.data_dir).map_err(|e| fail("broker", e))?;
         Some(Arc::new(Broker {
             issuer: public_url.clone(),
             domain: broker::domain_of(&public_url),
             chain_id: config.chain_id,
             vault_audience: config.vault_audience.clone(),
-            k1: Broker::load_k1(&config.data_dir).map_err(|e| fail("broker", e))?,
+            nonces: SiweNonces::new(&k1),
+            limits: SigninLimiter::new(config.signin),
+            k1,
             k2: Broker::load_k2(&config.data_dir).map_err(|e| fail("broker", e))?,
-            nonces: NonceStore::default(),
             signer,
             authority: Authority::new(chain.clone(), DEFAULT_CACHE_TTL),
         }))

@@ -115,6 +115,7 @@ fn main() -> ExitCode {
                 .iter()
                 .chain(config::CHAIN_ENV_VARS)
                 .chain(config::CLOUD_ENV_VARS)
+                .chain(config::SIGNIN_ENV_VARS)
             {
                 println!("{name:32} {what}");
             }

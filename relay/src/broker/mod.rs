@@ -4,14 +4,19 @@
 mod caps;
 mod nonces;
 mod signin;
+#[cfg(test)]
+mod signin_tests;
 
-pub use nonces::NonceStore;
+pub use nonces::SiweNonces;
 
 use crate::chain::authz::Authority;
+use crate::config::SigninLimits;
 use crate::http::bearer_token;
+use crate::http::rate_limit::RateLimiter;
 use crate::keys;
 use crate::signer::DekSigner;
 use agentkeys_core::es256::{Es256Key, Jwks, KeyPurpose};
+use agentkeys_core::identity::Address;
 use agentkeys_core::routes::{self, ALL_CLASS_OPS as ALL_CLASS_OPS_ROUTES};
 use agentkeys_core::session::{verify_session, SessionClaims};
 use agentkeys_core::time_util::now_secs;
@@ -19,6 +24,7 @@ use agentkeys_core::{ApiError, ErrorCode};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::Router;
+use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
 use zeroize::Zeroizing;
@@ -36,10 +42,31 @@ pub struct Broker {
     pub k1: Es256Key,
     /// K2: web-identity tokens only (purpose `oidc`); never accepted for a session or a cap.
     pub k2: Es256Key,
-    pub nonces: NonceStore,
+    pub nonces: SiweNonces,
+    pub limits: SigninLimiter,
     pub signer: Arc<dyn DekSigner>,
     /// Devices, scopes and the epoch, as the chain has them.
     pub authority: Arc<Authority>,
+}
+
+/// Keys tracked per limiter; past that, new keys share one bucket (see `RateLimiter`).
+const LIMITER_KEYS: usize = 100_000;
+
+/// Sign-in rate limits: every `siwe/start` and `siwe/verify` per client IP, and sign-ins per
+/// device key. The device-key limit counts only verified signatures: counted on the address a
+/// request merely names, anyone could lock a victim's key out of signing in.
+pub struct SigninLimiter {
+    pub per_ip: RateLimiter<IpAddr>,
+    pub per_address: RateLimiter<Address>,
+}
+
+impl SigninLimiter {
+    pub fn new(limits: SigninLimits) -> SigninLimiter {
+        SigninLimiter {
+            per_ip: RateLimiter::new(limits.per_ip_per_minute, LIMITER_KEYS),
+            per_address: RateLimiter::new(limits.per_address_per_minute, LIMITER_KEYS),
+        }
+    }
 }
 
 impl Broker {

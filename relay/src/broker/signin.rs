@@ -1,8 +1,10 @@
-//! SIWE sign-in: `start` hands out a challenge with a single-use nonce; `verify` checks the
-//! signed message (domain, chain id, expiry, signature), consumes the nonce and issues a
-//! session JWT.
+//! SIWE sign-in: `start` hands out a challenge with a stateless nonce bound to the address
+//! (see `nonces`); `verify` checks the signed message (domain, chain id, expiry, signature),
+//! consumes the nonce and issues a session JWT. Both are rate-limited per client IP, and
+//! sign-ins per device key (`rate_limited`).
 
 use super::Broker;
+use crate::http::rate_limit::peer_key;
 use crate::http::{decode_json, json_ok, read_body, ApiFailure};
 use agentkeys_core::chain::Tier;
 use agentkeys_core::identity::Omni;
@@ -10,15 +12,18 @@ use agentkeys_core::session::{SessionClaims, SESSION_TTL_SECS};
 use agentkeys_core::siwe_msg::{self, SiweChallenge, SiweExpectation};
 use agentkeys_core::time_util::now_secs;
 use agentkeys_core::wire::{SessionResponse, SiweStartRequest, SiweVerifyRequest};
-use agentkeys_core::{b64, ApiError, ErrorCode};
-use axum::extract::{Request, State};
+use agentkeys_core::{b64, ErrorCode};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::response::Response;
 use rand::RngCore;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-const CHALLENGE_TTL_SECS: u64 = 300;
+/// The daemon signs a challenge as soon as it has it; a short life bounds how long a used
+/// nonce must be remembered, and so how many a flood can make the broker remember.
+const CHALLENGE_TTL_SECS: u64 = 120;
 const SMALL_BODY: usize = 8 * 1024;
 
 pub async fn jwks(State(b): State<Arc<Broker>>) -> Response {
@@ -32,22 +37,27 @@ fn rfc3339(secs: u64) -> Result<String, ApiFailure> {
         .ok_or_else(|| ErrorCode::Internal.into())
 }
 
+/// Counts the request against its client IP (IPv4 address or IPv6 /64).
+fn limit_peer(b: &Broker, req: &Request) -> Result<(), ApiFailure> {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    if b.limits.per_ip.allow(&peer_key(peer)) {
+        Ok(())
+    } else {
+        Err(ErrorCode::RateLimited.into())
+    }
+}
+
 pub async fn start(State(b): State<Arc<Broker>>, req: Request) -> Result<Response, ApiFailure> {
+    limit_peer(&b, &req)?;
     let body = read_body(req.into_body(), SMALL_BODY).await?;
-    let _req: SiweStartRequest = decode_json(&body)?;
-    let mut raw = [0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut raw);
-    // EIP-4361 nonces are alphanumeric: hex of 16 random bytes.
-    let nonce = hex::encode(raw);
+    let req: SiweStartRequest = decode_json(&body)?;
     let now = now_secs();
     let expires = now + CHALLENGE_TTL_SECS;
-    if !b.nonces.issue(&nonce, expires, now) {
-        return Err(ApiError::new(
-            ErrorCode::Timeout,
-            "too many sign-ins in progress; retry shortly",
-        )
-        .into());
-    }
+    // Nothing is stored: the nonce carries its expiry and a MAC over the address.
+    let nonce = b.nonces.issue(&req.address, expires);
     Ok(json_ok(&SiweChallenge {
         domain: b.domain.clone(),
         uri: b.issuer.clone(),
@@ -59,6 +69,7 @@ pub async fn start(State(b): State<Arc<Broker>>, req: Request) -> Result<Respons
 }
 
 pub async fn verify(State(b): State<Arc<Broker>>, req: Request) -> Result<Response, ApiFailure> {
+    limit_peer(&b, &req)?;
     let body = read_body(req.into_body(), SMALL_BODY).await?;
     let req: SiweVerifyRequest = decode_json(&body)?;
     let now = now_secs();
@@ -68,9 +79,11 @@ pub async fn verify(State(b): State<Arc<Broker>>, req: Request) -> Result<Respon
         now: OffsetDateTime::now_utc(),
     };
     let verified = siwe_msg::verify(&req.message, &req.signature, &expect)?;
-    if !b.nonces.consume(&verified.nonce, now) {
-        return Err(ErrorCode::SiweNonceInvalid.into());
+    // Counted only once the signature is verified, and before the nonce is spent.
+    if !b.limits.per_address.allow(&verified.address) {
+        return Err(ErrorCode::RateLimited.into());
     }
+    b.nonces.consume(&verified.nonce, &verified.address, now)?;
     // A registered device takes operator and actor from the chain; one not registered yet is
     // the would-be first master of its own operator, which lets it register itself (and
     // nothing else: capabilities need the registration).

@@ -334,6 +334,7 @@ pub(super) fn resolve(
 
     let chain = super::chain::resolve(&file, &env, split)?;
     let cloud = super::cloud::resolve(&file, &env)?;
+    let signin = super::signin::resolve(&file, &env)?;
     let require_caller_credentials = match env("AGENTKEYS_REQUIRE_CALLER_CREDENTIALS").as_deref() {
         Some("true") => true,
         Some("false") => false,
@@ -349,6 +350,7 @@ pub(super) fn resolve(
     Ok(RelayConfig {
         chain,
         cloud,
+        signin,
         require_caller_credentials,
         listen,
         data_dir,

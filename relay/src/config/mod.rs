@@ -5,6 +5,7 @@
 mod chain;
 mod cloud;
 mod env;
+mod signin;
 
 use serde::Deserialize;
 use std::fmt;
@@ -16,6 +17,8 @@ pub use chain::{ChainConfig, ChainMode};
 pub use cloud::CloudConfig;
 pub use cloud::ENV_VARS as CLOUD_ENV_VARS;
 pub use env::ENV_VARS;
+pub use signin::SigninLimits;
+pub use signin::ENV_VARS as SIGNIN_ENV_VARS;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -88,6 +91,8 @@ pub struct FileConfig {
     pub aws_role_credentials: Option<String>,
     pub aws_role_memory: Option<String>,
     pub require_caller_credentials: Option<bool>,
+    pub signin_per_ip_per_minute: Option<u32>,
+    pub signin_per_address_per_minute: Option<u32>,
 }
 
 /// Static S3 credentials. The secret never prints.
@@ -133,6 +138,7 @@ pub struct RelayConfig {
     pub cloud: CloudConfig,
     /// The vault refuses requests without the caller's own storage credentials.
     pub require_caller_credentials: bool,
+    pub signin: SigninLimits,
 }
 
 impl RelayConfig {

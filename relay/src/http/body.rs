@@ -1,7 +1,7 @@
 //! Request bodies: read with a hard size limit, decoded with stable error codes.
 
 use super::ApiFailure;
-use agentkeys_core::{ApiError, ErrorCode};
+use agentkeys_core::{json_body, ApiError, ErrorCode};
 use axum::body::Body;
 use axum::http::HeaderMap;
 use bytes::Bytes;
@@ -19,17 +19,10 @@ pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiFailure> {
     }
 }
 
+/// `invalid_json` with serde's explanation, redacted of anything the caller sent (shared with
+/// the daemon: [`agentkeys_core::json_body`]).
 pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiFailure> {
-    serde_json::from_slice(bytes).map_err(|e| {
-        // serde's message names the field and position but never echoes values back.
-        let detail = e.to_string();
-        let detail = detail.split(" at line").next().unwrap_or("invalid JSON");
-        ApiError::new(
-            ErrorCode::InvalidJson,
-            format!("invalid request body: {detail}"),
-        )
-        .into()
-    })
+    Ok(json_body::decode(bytes)?)
 }
 
 /// The token of `Authorization: Bearer <token>`, if present and well-formed.

@@ -1,8 +1,12 @@
 //! The connection loop: HTTP/1.1 with a header read timeout (slow clients cannot hold
-//! connections open), a per-request timeout, and a graceful drain on shutdown.
+//! connections open), a per-request timeout, and a graceful drain on shutdown. Each request
+//! carries its TCP peer as `ConnectInfo<SocketAddr>` (for per-IP rate limits); behind a load
+//! balancer that is the balancer's address, and the limits then apply to all its clients
+//! together.
 
 use super::ApiFailure;
 use agentkeys_core::ErrorCode;
+use axum::extract::ConnectInfo;
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -10,6 +14,7 @@ use hyper_util::service::TowerToHyperService;
 use std::future::Future;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tower::ServiceExt;
 
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -35,7 +40,7 @@ pub async fn serve(listener: TcpListener, app: Router, shutdown: impl Future<Out
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let (stream, _) = match accepted {
+                let (stream, peer) = match accepted {
                     Ok(pair) => pair,
                     Err(e) => {
                         // Out of file descriptors and similar: back off instead of spinning.
@@ -45,7 +50,12 @@ pub async fn serve(listener: TcpListener, app: Router, shutdown: impl Future<Out
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let service = TowerToHyperService::new(app.clone());
+                let service = TowerToHyperService::new(app.clone().map_request(
+                    move |mut req: axum::extract::Request<hyper::body::Incoming>| {
+                        req.extensions_mut().insert(ConnectInfo(peer));
+                        req
+                    },
+                ));
                 let mut builder = hyper::server::conn::http1::Builder::new();
                 builder.timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT);
                 let conn = builder.serve_connection(TokioIo::new(stream), service);

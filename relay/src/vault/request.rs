@@ -62,7 +62,10 @@ pub async fn handle(
             &body,
             now,
         )?;
-        match v.replay.check_and_insert(&verified.sig, verified.ts, now) {
+        match v
+            .replay
+            .check_and_insert(&verified.replay_key, verified.ts, now)
+        {
             ReplayVerdict::Fresh => {}
             ReplayVerdict::Replayed => return Err(ApiError::from_code(ErrorCode::PopReplayed)),
             ReplayVerdict::Full => {
