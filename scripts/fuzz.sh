@@ -8,13 +8,12 @@
 #
 # Each target starts from its committed seeds (fuzz/seeds/<target>) and keeps what it finds in
 # fuzz/corpus/<target>; a crash is saved under fuzz/artifacts/<target>/ and can be replayed
-# with `RUSTC_BOOTSTRAP=1 cargo fuzz run --features relay,daemon <target> <artifact>`.
+# with `RUSTC_BOOTSTRAP=1 cargo fuzz run <target> <artifact>` in fuzz/.
 # Prints executions and the outcome per target; exits 1 if any target crashed.
 #
 # cargo-fuzz needs nightly flags (-Zsanitizer); RUSTC_BOOTSTRAP=1 allows them on the stable
 # toolchain, whose sanitizer runtimes ship with rustc. CARGO_TARGET_DIR may point the large
-# sanitizer build elsewhere. FUZZ_FEATURES (default "relay,daemon") selects the optional
-# crates; FUZZ_FEATURES= builds only the agentkeys-core targets, far faster (then name them).
+# sanitizer build elsewhere.
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 
@@ -29,16 +28,12 @@ if ! command -v cargo-fuzz >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked
 fi
 export RUSTC_BOOTSTRAP=1
-features=(--features "${FUZZ_FEATURES-relay,daemon}")
 
 if [ $# -gt 0 ]; then
   targets=("$@")
 else
   mapfile -t targets < <(cargo fuzz list)
 fi
-
-echo "building ${#targets[@]} targets (release, AddressSanitizer)"
-cargo fuzz build "${features[@]}"
 
 logs="$(mktemp -d)"
 trap 'rm -rf "$logs"' EXIT
@@ -50,7 +45,9 @@ for t in "${targets[@]}"; do
   dirs=("corpus/$t")
   [ -d "seeds/$t" ] && dirs+=("seeds/$t")
   rc=0
-  cargo fuzz run "${features[@]}" "$t" "${dirs[@]}" -- \
+  # `cargo fuzz run` builds the target first (release, AddressSanitizer); the build does not
+  # count against its time.
+  cargo fuzz run "$t" "${dirs[@]}" -- \
     -max_total_time="$secs" -print_final_stats=1 -artifact_prefix="artifacts/$t/" \
     >"$logs/$t.log" 2>&1 || rc=$?
   execs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$logs/$t.log" | tail -n 1)"
