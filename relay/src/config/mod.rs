@@ -88,6 +88,7 @@ pub struct FileConfig {
     pub aws_role_credentials: Option<String>,
     pub aws_role_memory: Option<String>,
     pub require_caller_credentials: Option<bool>,
+    pub direct_backend: Option<bool>,
 }
 
 /// Static S3 credentials. The secret never prints.
@@ -133,6 +134,8 @@ pub struct RelayConfig {
     pub cloud: CloudConfig,
     /// The vault refuses requests without the caller's own storage credentials.
     pub require_caller_credentials: bool,
+    /// The vault serves the direct backend's data-key routes.
+    pub direct_backend: bool,
 }
 
 impl RelayConfig {
