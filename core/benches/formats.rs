@@ -15,17 +15,14 @@ fn benches(c: &mut Criterion) {
     let op = Omni::operator(&device.address());
     let k3 = [3u8; 32];
     let dek = Dek::from_bytes([4; 32]);
-    let wrapped = kek::wrap_dek(&k3, 1, DataClass::Credentials, &op, &dek);
-    let header = EnvelopeHeader {
-        epoch: 1,
-        wrapped_dek: wrapped.clone(),
-    };
     let ctx = ObjectContext {
         data_class: DataClass::Credentials,
         operator: &op,
         actor: &op,
         name: "openrouter",
     };
+    let wrapped = kek::wrap_dek(&k3, 1, &ctx, &dek);
+    let header = EnvelopeHeader::new(1, wrapped.clone());
     let value = vec![b'x'; 64];
     let sealed = envelope::seal(&dek, &header, &ctx, &value);
     c.bench_function("envelope_seal_64B", |b| {
@@ -35,7 +32,7 @@ fn benches(c: &mut Criterion) {
         b.iter(|| envelope::open(&dek, black_box(&sealed), &ctx))
     });
     c.bench_function("kek_unwrap_dek", |b| {
-        b.iter(|| kek::unwrap_dek(&k3, 1, DataClass::Credentials, &op, black_box(&wrapped)))
+        b.iter(|| kek::unwrap_dek(&k3, 1, &ctx, black_box(&wrapped)))
     });
 
     let k1 = Es256Key::from_secret(KeyPurpose::Session, &[0x11; 32]).expect("k1");

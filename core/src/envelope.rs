@@ -1,9 +1,13 @@
 //! The envelope every stored object is written in (ARCHITECTURE §4):
 //!
 //! ```text
-//! magic "AKE" | version u8 = 1 | k3_epoch u32 BE | wrapped_dek_len u16 BE | wrapped_dek |
+//! magic "AKE" | version u8 = 2 | k3_epoch u32 BE | wrapped_dek_len u16 BE | wrapped_dek |
 //! nonce (12) | ciphertext ‖ tag (16)
 //! ```
+//!
+//! The version names how the data key is wrapped ([`crate::kek`]): version 2 binds the wrapped
+//! key to the object's operator, actor, class and name; version 1 (actor and class only) is
+//! still read, never written.
 //!
 //! The AEAD (AES-256-GCM under the per-object DEK) authenticates, as associated data,
 //! `lp(header) ‖ lp(data_class) ‖ lp(operator_omni) ‖ lp(actor_omni) ‖ lp(name)` where
@@ -20,7 +24,10 @@ use std::fmt;
 use zeroize::Zeroizing;
 
 pub const MAGIC: &[u8; 3] = b"AKE";
-pub const VERSION: u8 = 1;
+/// The version every new object is written in.
+pub const VERSION: u8 = 2;
+/// Objects written before data keys were bound to their object; read-only.
+pub const VERSION_V1: u8 = 1;
 /// Refuse absurd wrapped-key lengths before allocating anything.
 pub const MAX_WRAPPED_DEK_LEN: usize = 1024;
 const NONCE_LEN: usize = 12;
@@ -67,6 +74,8 @@ pub struct ObjectContext<'a> {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EnvelopeHeader {
+    /// [`VERSION`] or [`VERSION_V1`].
+    pub version: u8,
     pub epoch: u32,
     pub wrapped_dek: Vec<u8>,
 }
@@ -93,10 +102,19 @@ impl fmt::Display for EnvelopeError {
 }
 
 impl EnvelopeHeader {
+    /// A header in the current version, for a data key wrapped by [`crate::kek::wrap_dek`].
+    pub fn new(epoch: u32, wrapped_dek: Vec<u8>) -> EnvelopeHeader {
+        EnvelopeHeader {
+            version: VERSION,
+            epoch,
+            wrapped_dek,
+        }
+    }
+
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(10 + self.wrapped_dek.len());
         out.extend_from_slice(MAGIC);
-        out.push(VERSION);
+        out.push(self.version);
         out.extend_from_slice(&self.epoch.to_be_bytes());
         out.extend_from_slice(&(self.wrapped_dek.len() as u16).to_be_bytes());
         out.extend_from_slice(&self.wrapped_dek);
@@ -108,8 +126,9 @@ impl EnvelopeHeader {
         if bytes.len() < 10 || &bytes[..3] != MAGIC {
             return Err(EnvelopeError::Malformed);
         }
-        if bytes[3] != VERSION {
-            return Err(EnvelopeError::UnsupportedVersion(bytes[3]));
+        let version = bytes[3];
+        if version != VERSION && version != VERSION_V1 {
+            return Err(EnvelopeError::UnsupportedVersion(version));
         }
         let epoch = u32::from_be_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]);
         let len = u16::from_be_bytes([bytes[8], bytes[9]]) as usize;
@@ -122,6 +141,7 @@ impl EnvelopeHeader {
         }
         Ok((
             EnvelopeHeader {
+                version,
                 epoch,
                 wrapped_dek: bytes[10..end].to_vec(),
             },
@@ -130,7 +150,8 @@ impl EnvelopeHeader {
     }
 }
 
-fn lp(out: &mut Vec<u8>, field: &[u8]) {
+/// `u32 BE length ‖ field`: concatenations of these are injective.
+pub(crate) fn lp(out: &mut Vec<u8>, field: &[u8]) {
     out.extend_from_slice(&(field.len() as u32).to_be_bytes());
     out.extend_from_slice(field);
 }

@@ -110,8 +110,10 @@ error_codes! {
     AuditUnavailable => ("audit_unavailable", 503, exit::UNAVAILABLE, "the audit log cannot record; nothing is released until it can"),
     SignerUnavailable => ("signer_unavailable", 503, exit::UNAVAILABLE, "the signer is unavailable"),
     SignerUnauthorized => ("signer_unauthorized", 401, exit::REFUSED, "the caller may not use the signer"),
-    UnwrapFailed => ("unwrap_failed", 400, exit::INTEGRITY, "the wrapped data key does not open under this actor, class and epoch"),
+    UnwrapFailed => ("unwrap_failed", 400, exit::INTEGRITY, "the wrapped data key does not open for this object (operator, actor, class, name) and epoch"),
     EpochUnknown => ("epoch_unknown", 400, exit::INTEGRITY, "the object names a key epoch the signer does not hold"),
+    DekContextMismatch => ("dek_context_mismatch", 403, exit::REFUSED, "the wrapped data key belongs to another object (operator, actor, class or name) than the capability's"),
+    EnvelopeLegacyFormat => ("envelope_legacy_format", 409, exit::REFUSED, "the object is in envelope version 1, whose data key is not bound to its name; only the vault reads it (fetch through the vault)"),
     RoleDisabled => ("role_disabled", 404, exit::FAILURE, "this relay does not run that role"),
     Internal => ("internal", 500, exit::FAILURE, "internal error"),
     // Chain

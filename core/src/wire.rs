@@ -102,7 +102,10 @@ impl fmt::Debug for CapResponse {
 #[serde(deny_unknown_fields)]
 pub struct WrapRequest {
     pub data_class: DataClass,
+    pub operator: Omni,
     pub actor: Omni,
+    /// The object's name, bound into the wrapping (envelope version 2).
+    pub name: String,
     pub dek: SecretValue,
 }
 
@@ -116,8 +119,12 @@ pub struct WrapResponse {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UnwrapRequest {
+    /// The envelope version the key was wrapped for; version 1 ignores operator and name.
+    pub version: u8,
     pub data_class: DataClass,
+    pub operator: Omni,
     pub actor: Omni,
+    pub name: String,
     pub epoch: u32,
     pub wrapped: String,
 }
@@ -234,9 +241,14 @@ pub struct ShutdownResponse {
 #[serde(deny_unknown_fields)]
 pub struct DekWrapRequest {
     pub name: String,
+    /// The envelope version the caller will write; only the current one is wrapped for, so a
+    /// caller that would label a bound key as version 1 is refused instead of writing an
+    /// object nobody can read.
+    pub version: u8,
 }
 
-/// A fresh data key, and the same key wrapped by the signer for the cap's actor and class.
+/// A fresh data key, and the same key wrapped by the signer for the cap's operator, actor,
+/// class and object name.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct DekWrapResponse {
     pub epoch: u32,
@@ -260,6 +272,8 @@ impl fmt::Debug for DekWrapResponse {
 #[serde(deny_unknown_fields)]
 pub struct DekUnwrapRequest {
     pub name: String,
+    /// The envelope's version byte; version 1 keys are never unwrapped for a caller.
+    pub version: u8,
     pub epoch: u32,
     /// base64
     pub wrapped_dek: String,

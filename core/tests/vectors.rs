@@ -47,31 +47,94 @@ fn identity_vectors() {
     assert_eq!(hex::encode(addr.device_key_hash()), DEVICE_KEY_HASH);
 }
 
+fn sample_context(op: &Omni) -> ObjectContext<'_> {
+    ObjectContext {
+        data_class: DataClass::Credentials,
+        operator: op,
+        actor: op,
+        name: "openrouter",
+    }
+}
+
 #[test]
 fn kek_and_wrap_vectors() {
-    let actor = operator();
+    let op = operator();
+    let ctx = sample_context(&op);
     let k3 = [0x33u8; 32];
-    let kek = kek::derive_kek(&k3, DataClass::Credentials, &actor);
+    let kek = kek::derive_kek(&k3, &ctx);
     show("kek", &hex::encode(kek.as_ref()));
     assert_eq!(hex::encode(kek.as_ref()), KEK);
     let dek = Dek::from_bytes([0x44; 32]);
-    let wrapped =
-        kek::wrap_dek_with_nonce(&k3, 1, DataClass::Credentials, &actor, &dek, &[0x55; 12]);
+    let wrapped = kek::wrap_dek_with_nonce(&k3, 1, &ctx, &dek, &[0x55; 12]);
     show("wrapped_dek", &hex::encode(&wrapped));
     assert_eq!(hex::encode(&wrapped), WRAPPED_DEK);
-    let back = kek::unwrap_dek(&k3, 1, DataClass::Credentials, &actor, &wrapped).unwrap();
+    let back = kek::unwrap_dek(&k3, 1, &ctx, &wrapped).unwrap();
     assert_eq!(back.as_bytes(), dek.as_bytes());
-    // Another epoch, class or actor does not unwrap.
-    assert!(kek::unwrap_dek(&k3, 2, DataClass::Credentials, &actor, &wrapped).is_none());
-    assert!(kek::unwrap_dek(&k3, 1, DataClass::Memory, &actor, &wrapped).is_none());
+    // Another epoch, class, actor, operator or name does not unwrap.
+    assert!(kek::unwrap_dek(&k3, 2, &ctx, &wrapped).is_none());
+    let agent = Omni::agent(&op, "coder", 0).unwrap();
+    let others = [
+        ObjectContext {
+            data_class: DataClass::Memory,
+            ..ctx
+        },
+        ObjectContext {
+            actor: &agent,
+            ..ctx
+        },
+        ObjectContext {
+            operator: &agent,
+            ..ctx
+        },
+        ObjectContext {
+            name: "anthropic",
+            ..ctx
+        },
+    ];
+    for other in others {
+        assert!(
+            kek::unwrap_dek(&k3, 1, &other, &wrapped).is_none(),
+            "{other:?}"
+        );
+    }
+}
+
+/// Version 1, read-only: these bytes are what objects stored before version 2 hold.
+#[test]
+fn kek_and_wrap_v1_vectors() {
+    let actor = operator();
+    let k3 = [0x33u8; 32];
+    let kek = kek::derive_kek_v1(&k3, DataClass::Credentials, &actor);
+    show("kek_v1", &hex::encode(kek.as_ref()));
+    assert_eq!(hex::encode(kek.as_ref()), KEK_V1);
+    let dek = Dek::from_bytes([0x44; 32]);
+    let wrapped =
+        kek::wrap_dek_v1_with_nonce(&k3, 1, DataClass::Credentials, &actor, &dek, &[0x55; 12]);
+    show("wrapped_dek_v1", &hex::encode(&wrapped));
+    assert_eq!(hex::encode(&wrapped), WRAPPED_DEK_V1);
+    let back = kek::unwrap_dek_v1(&k3, 1, DataClass::Credentials, &actor, &wrapped).unwrap();
+    assert_eq!(back.as_bytes(), dek.as_bytes());
+    assert!(kek::unwrap_dek_v1(&k3, 2, DataClass::Credentials, &actor, &wrapped).is_none());
+    assert!(kek::unwrap_dek_v1(&k3, 1, DataClass::Memory, &actor, &wrapped).is_none());
     let other = Omni::agent(&actor, "coder", 0).unwrap();
-    assert!(kek::unwrap_dek(&k3, 1, DataClass::Credentials, &other, &wrapped).is_none());
+    assert!(kek::unwrap_dek_v1(&k3, 1, DataClass::Credentials, &other, &wrapped).is_none());
 }
 
 fn sample_envelope() -> Vec<u8> {
     let op = operator();
+    let ctx = sample_context(&op);
     let dek = Dek::from_bytes([0x44; 32]);
-    let wrapped = kek::wrap_dek_with_nonce(
+    let wrapped = kek::wrap_dek_with_nonce(&[0x33; 32], 1, &ctx, &dek, &[0x55; 12]);
+    let header = EnvelopeHeader::new(1, wrapped);
+    envelope::seal_with_nonce(&dek, &header, &ctx, b"sk-test", &[0x66; 12])
+}
+
+#[test]
+fn envelope_v1_vector_still_opens() {
+    let op = operator();
+    let ctx = sample_context(&op);
+    let dek = Dek::from_bytes([0x44; 32]);
+    let wrapped = kek::wrap_dek_v1_with_nonce(
         &[0x33; 32],
         1,
         DataClass::Credentials,
@@ -80,16 +143,37 @@ fn sample_envelope() -> Vec<u8> {
         &[0x55; 12],
     );
     let header = EnvelopeHeader {
+        version: envelope::VERSION_V1,
         epoch: 1,
         wrapped_dek: wrapped,
     };
-    let ctx = ObjectContext {
-        data_class: DataClass::Credentials,
-        operator: &op,
-        actor: &op,
-        name: "openrouter",
+    let env = envelope::seal_with_nonce(&dek, &header, &ctx, b"sk-test", &[0x66; 12]);
+    show("envelope_v1", &hex::encode(&env));
+    assert_eq!(hex::encode(&env), ENVELOPE_V1);
+    // Read the way the vault reads it: the header names version 1, the key opens with the
+    // version 1 KEK, and the envelope's associated data checks operator, actor, class and name.
+    let stored = hex::decode(ENVELOPE_V1).unwrap();
+    let (parsed, _) = EnvelopeHeader::parse(&stored).unwrap();
+    assert_eq!(parsed.version, envelope::VERSION_V1);
+    let key = kek::unwrap_dek_v1(
+        &[0x33; 32],
+        parsed.epoch,
+        DataClass::Credentials,
+        &op,
+        &parsed.wrapped_dek,
+    )
+    .unwrap();
+    assert_eq!(
+        &envelope::open(&key, &stored, &ctx).unwrap()[..],
+        b"sk-test"
+    );
+    let moved = ObjectContext {
+        name: "anthropic",
+        ..ctx
     };
-    envelope::seal_with_nonce(&dek, &header, &ctx, b"sk-test", &[0x66; 12])
+    assert!(envelope::open(&key, &stored, &moved).is_err());
+    // Its key is not a version 2 key.
+    assert!(kek::unwrap_dek(&[0x33; 32], 1, &ctx, &parsed.wrapped_dek).is_none());
 }
 
 #[test]
@@ -97,13 +181,9 @@ fn envelope_vector() {
     let env = sample_envelope();
     show("envelope", &hex::encode(&env));
     assert_eq!(hex::encode(&env), ENVELOPE);
+    assert_eq!(env[3], envelope::VERSION);
     let op = operator();
-    let ctx = ObjectContext {
-        data_class: DataClass::Credentials,
-        operator: &op,
-        actor: &op,
-        name: "openrouter",
-    };
+    let ctx = sample_context(&op);
     let dek = Dek::from_bytes([0x44; 32]);
     assert_eq!(&envelope::open(&dek, &env, &ctx).unwrap()[..], b"sk-test");
     assert_eq!(
@@ -269,9 +349,12 @@ fn pop_vector() {
 const OPERATOR_OMNI: &str = "579bc7d29fcbe496d9a0f0818b090b5ed27a365b06d57cefea9bc5b81cf3bf52";
 const AGENT_OMNI: &str = "c9879ddcc7bc6bad37096253d2cf56697fd1b288dae591ee51c58be0b4cf3e87";
 const DEVICE_KEY_HASH: &str = "2f93d0dfb1562c03c825a33eec4438e468c17fff649ae844c004065985ae2945";
-const KEK: &str = "d1d16b73c079b975fcff787d22e2bbe63987c27f172ba0383970e5ad86b7856a";
-const WRAPPED_DEK: &str = "555555555555555555555555fc498f64fbcb78895cdd1c089a752f9ba4c9024e5ebdc4e1544a8a29f44ecfd825e4336e5ce1b8b3a33e3bf18064a43a";
-const ENVELOPE: &str = "414b450100000001003c555555555555555555555555fc498f64fbcb78895cdd1c089a752f9ba4c9024e5ebdc4e1544a8a29f44ecfd825e4336e5ce1b8b3a33e3bf18064a43a66666666666666666666666699f8d7b666b8ed4e8583cd5a698dda99acf043329688e3";
+const KEK: &str = "6f44bec6fdd7463ad4fde4422aecb7b30197620849baa58276a1b9308770aa83";
+const WRAPPED_DEK: &str = "555555555555555555555555cf2e88d230523b7168ef5c450178c9820609b73b44d539659bb6d54e082438523d6b3c1ec083c69669d84dc903196944";
+const ENVELOPE: &str = "414b450200000001003c555555555555555555555555cf2e88d230523b7168ef5c450178c9820609b73b44d539659bb6d54e082438523d6b3c1ec083c69669d84dc90319694466666666666666666666666699f8d7b666b8edc1b478eee550c5dda2e77e2921868b54";
+const KEK_V1: &str = "d1d16b73c079b975fcff787d22e2bbe63987c27f172ba0383970e5ad86b7856a";
+const WRAPPED_DEK_V1: &str = "555555555555555555555555fc498f64fbcb78895cdd1c089a752f9ba4c9024e5ebdc4e1544a8a29f44ecfd825e4336e5ce1b8b3a33e3bf18064a43a";
+const ENVELOPE_V1: &str = "414b450100000001003c555555555555555555555555fc498f64fbcb78895cdd1c089a752f9ba4c9024e5ebdc4e1544a8a29f44ecfd825e4336e5ce1b8b3a33e3bf18064a43a66666666666666666666666699f8d7b666b8ed4e8583cd5a698dda99acf043329688e3";
 const K1_KID: &str = "OEurnbzOGbRad4qOD9lNK8VYMQGvg5cmLnVKeydAqL4";
 const CAP_TOKEN: &str = "eyJ0eXAiOiJhZ2VudGtleXMtY2FwK2p3dCIsImFsZyI6IkVTMjU2Iiwia2lkIjoiT0V1cm5iek9HYlJhZDRxT0Q5bE5LOFZZTVFHdmc1Y21MblZLZXlkQXFMNCJ9.eyJpc3MiOiJodHRwOi8vMTI3LjAuMC4xOjg3ODciLCJhdWQiOiJhZ2VudGtleXMtdmF1bHQiLCJzdWIiOiI1NzliYzdkMjlmY2JlNDk2ZDlhMGYwODE4YjA5MGI1ZWQyN2EzNjViMDZkNTdjZWZlYTliYzViODFjZjNiZjUyIiwib3ByIjoiNTc5YmM3ZDI5ZmNiZTQ5NmQ5YTBmMDgxOGIwOTBiNWVkMjdhMzY1YjA2ZDU3Y2VmZWE5YmM1YjgxY2YzYmY1MiIsIm9wIjoiZmV0Y2giLCJkYyI6ImNyZWRlbnRpYWxzIiwic3ZjIjoib3BlbnJvdXRlciIsImRraCI6IjB4MmY5M2QwZGZiMTU2MmMwM2M4MjVhMzNlZWM0NDM4ZTQ2OGMxN2ZmZjY0OWFlODQ0YzAwNDA2NTk4NWFlMjk0NSIsImVwb2NoIjoxLCJpYXQiOjE3NjAwMDAwMDAsImV4cCI6MTc2MDAwMDMwMCwianRpIjoiQUFFQ0F3UUZCZ2NJQ1FvTERBME9EdyIsImNuZiI6eyJldGhfYWRkciI6IjB4MmM3NTM2ZTM2MDVkOWMxNmE3YTNkN2IxODk4ZTUyOTM5NmE2NWMyMyJ9fQ.3yvdZsoAl4EjBcX0q1EQuC8Oor3KZ1oeTzmr2WNz2QrxIXx-wp3YTUicpbuJ0NKlw-NRBq3MCq1D9_R65FR49w";
 const SESSION_TOKEN: &str = "eyJ0eXAiOiJhZ2VudGtleXMtc2Vzc2lvbitqd3QiLCJhbGciOiJFUzI1NiIsImtpZCI6Ik9FdXJuYnpPR2JSYWQ0cU9EOWxOSzhWWU1RR3ZnNWNtTG5WS2V5ZEFxTDQifQ.eyJpc3MiOiJodHRwOi8vMTI3LjAuMC4xOjg3ODciLCJhdWQiOiJodHRwOi8vMTI3LjAuMC4xOjg3ODciLCJzdWIiOiIweDJjNzUzNmUzNjA1ZDljMTZhN2EzZDdiMTg5OGU1MjkzOTZhNjVjMjMiLCJvcHIiOiI1NzliYzdkMjlmY2JlNDk2ZDlhMGYwODE4YjA5MGI1ZWQyN2EzNjViMDZkNTdjZWZlYTliYzViODFjZjNiZjUyIiwiYWN0IjoiNTc5YmM3ZDI5ZmNiZTQ5NmQ5YTBmMDgxOGIwOTBiNWVkMjdhMzY1YjA2ZDU3Y2VmZWE5YmM1YjgxY2YzYmY1MiIsInJvbGUiOiJtYXN0ZXIiLCJpYXQiOjE3NjAwMDAwMDAsImV4cCI6MTc2MDAwMzYwMCwianRpIjoiQUFFQ0F3UUZCZ2NJQ1FvTERBME9EdyJ9.OP4FXVjnLMdktMF5BG0MXaKZvPc8_MlQYFQAdbC7fdJXiqnqoHT9j3nDeLVglazw212h9pGo9jHh9Nd0EAMXow";

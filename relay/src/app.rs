@@ -249,6 +249,7 @@ pub async fn run(config: RelayConfig, shutdown: impl Future<Output = ()>) -> Res
             verified: VerifiedCaps::default(),
             authority: Authority::new(chain.clone(), DEFAULT_CACHE_TTL),
             require_caller_credentials: config.require_caller_credentials,
+            direct_backend: config.direct_backend,
         };
         app = app.merge(vault::router(Arc::new(v)));
     } else if let Some(log) = &audit_log {

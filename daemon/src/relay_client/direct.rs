@@ -1,7 +1,8 @@
 //! The direct backend: the daemon seals an object itself with a data key the vault wraps (and
 //! unwraps) through the signer, and moves the bytes with its own actor-scoped storage
 //! credentials. The envelope is byte for byte the vault's, so either backend reads what the
-//! other wrote.
+//! other wrote. Objects in envelope version 1 (stored before data keys were bound to their
+//! object) have keys the vault never hands out; those are read through the vault instead.
 
 use std::time::Duration;
 
@@ -16,8 +17,8 @@ use agentkeys_core::pop;
 use agentkeys_core::routes;
 use agentkeys_core::time_util::now_secs;
 use agentkeys_core::wire::{
-    DekUnwrapRequest, DekUnwrapResponse, DekWrapRequest, DekWrapResponse, GetResponse, PutResponse,
-    SecretValue,
+    DekUnwrapRequest, DekUnwrapResponse, DekWrapRequest, DekWrapResponse, GetResponse, NameRequest,
+    PutResponse, SecretValue,
 };
 use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::{
@@ -130,7 +131,10 @@ impl RelayClient {
                 Op::Store,
                 name,
                 wrap,
-                &DekWrapRequest { name: name.into() },
+                &DekWrapRequest {
+                    name: name.into(),
+                    version: envelope::VERSION,
+                },
             )
             .await?;
         let dek = dek_from(&w.dek)?;
@@ -140,10 +144,7 @@ impl RelayClient {
                 "the vault sent a malformed wrapped key",
             )
         })?;
-        let header = EnvelopeHeader {
-            epoch: w.epoch,
-            wrapped_dek: wrapped,
-        };
+        let header = EnvelopeHeader::new(w.epoch, wrapped);
         let ctx = ObjectContext {
             data_class: dc,
             operator: &session.operator,
@@ -215,7 +216,7 @@ impl RelayClient {
         let (header, _) =
             EnvelopeHeader::parse(&bytes).map_err(|_| integrity("is not a valid envelope"))?;
         let (_, unwrap) = routes::dek_routes(dc);
-        let u: DekUnwrapResponse = self
+        let u: DekUnwrapResponse = match self
             .dek_call(
                 key,
                 dc,
@@ -224,11 +225,20 @@ impl RelayClient {
                 unwrap,
                 &DekUnwrapRequest {
                     name: name.into(),
+                    version: header.version,
                     epoch: header.epoch,
                     wrapped_dek: b64::encode(&header.wrapped_dek),
                 },
             )
-            .await?;
+            .await
+        {
+            Err(e) if e.code == ErrorCode::EnvelopeLegacyFormat => {
+                tracing::info!(name, "a version 1 object; reading it through the vault");
+                let req = NameRequest { name: name.into() };
+                return self.vault(key, dc, Op::Fetch, name, &req).await;
+            }
+            other => other?,
+        };
         let dek = dek_from(&u.dek)?;
         let ctx = ObjectContext {
             data_class: dc,

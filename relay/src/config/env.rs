@@ -73,6 +73,10 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "true: the vault refuses requests without the caller's X-Aws-* credentials",
     ),
     (
+        "AGENTKEYS_DIRECT_BACKEND",
+        "true: the vault serves the direct backend's dek-wrap/dek-unwrap routes (default false)",
+    ),
+    (
         "AGENTKEYS_INTERNAL_TOKEN_FILE",
         "shared secret between split roles (0600 file)",
     ),
@@ -347,11 +351,17 @@ pub(super) fn resolve(
         None => file.require_caller_credentials.unwrap_or(false),
     };
 
+    let direct_backend = match env("AGENTKEYS_DIRECT_BACKEND") {
+        Some(v) => parse_bool("direct_backend", &v)?,
+        None => file.direct_backend.unwrap_or(false),
+    };
+
     Ok(RelayConfig {
         chain,
         cloud,
         signin,
         require_caller_credentials,
+        direct_backend,
         listen,
         data_dir,
         roles,
@@ -397,6 +407,22 @@ mod tests {
         assert_eq!(c.roles, Role::ALL.to_vec());
         assert_eq!(c.storage.mode, StorageMode::Embedded);
         assert_eq!(c.listen.to_string(), "127.0.0.1:8787");
+    }
+
+    #[test]
+    fn the_direct_backend_is_off_unless_enabled() {
+        assert!(!run(&[("AGENTKEYS_DATA_DIR", "/d")]).unwrap().direct_backend);
+        let on = run(&[
+            ("AGENTKEYS_DATA_DIR", "/d"),
+            ("AGENTKEYS_DIRECT_BACKEND", "true"),
+        ]);
+        assert!(on.unwrap().direct_backend);
+        let e = run(&[
+            ("AGENTKEYS_DATA_DIR", "/d"),
+            ("AGENTKEYS_DIRECT_BACKEND", "on"),
+        ])
+        .unwrap_err();
+        assert_eq!(e.setting, "direct_backend");
     }
 
     #[test]

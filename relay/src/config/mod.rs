@@ -93,6 +93,7 @@ pub struct FileConfig {
     pub require_caller_credentials: Option<bool>,
     pub signin_per_ip_per_minute: Option<u32>,
     pub signin_per_address_per_minute: Option<u32>,
+    pub direct_backend: Option<bool>,
 }
 
 /// Static S3 credentials. The secret never prints.
@@ -139,6 +140,8 @@ pub struct RelayConfig {
     /// The vault refuses requests without the caller's own storage credentials.
     pub require_caller_credentials: bool,
     pub signin: SigninLimits,
+    /// The vault serves the direct backend's data-key routes.
+    pub direct_backend: bool,
 }
 
 impl RelayConfig {

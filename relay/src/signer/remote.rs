@@ -3,9 +3,7 @@
 
 use super::DekSigner;
 use crate::internal::InternalClient;
-use agentkeys_core::envelope::Dek;
-use agentkeys_core::identity::Omni;
-use agentkeys_core::names::DataClass;
+use agentkeys_core::envelope::{Dek, ObjectContext};
 use agentkeys_core::wire::{SecretValue, UnwrapRequest, UnwrapResponse, WrapRequest, WrapResponse};
 use agentkeys_core::{b64, routes, ApiError, ErrorCode};
 use async_trait::async_trait;
@@ -30,15 +28,12 @@ fn unavailable(e: ApiError) -> ApiError {
 
 #[async_trait]
 impl DekSigner for RemoteSigner {
-    async fn wrap(
-        &self,
-        dc: DataClass,
-        actor: &Omni,
-        dek: &Dek,
-    ) -> Result<(u32, Vec<u8>), ApiError> {
+    async fn wrap(&self, ctx: &ObjectContext<'_>, dek: &Dek) -> Result<(u32, Vec<u8>), ApiError> {
         let req = WrapRequest {
-            data_class: dc,
-            actor: *actor,
+            data_class: ctx.data_class,
+            operator: *ctx.operator,
+            actor: *ctx.actor,
+            name: ctx.name.to_string(),
             dek: SecretValue::from_bytes(dek.as_bytes()),
         };
         let resp: WrapResponse = self
@@ -53,14 +48,17 @@ impl DekSigner for RemoteSigner {
 
     async fn unwrap(
         &self,
-        dc: DataClass,
-        actor: &Omni,
+        version: u8,
+        ctx: &ObjectContext<'_>,
         epoch: u32,
         wrapped: &[u8],
     ) -> Result<Dek, ApiError> {
         let req = UnwrapRequest {
-            data_class: dc,
-            actor: *actor,
+            version,
+            data_class: ctx.data_class,
+            operator: *ctx.operator,
+            actor: *ctx.actor,
+            name: ctx.name.to_string(),
             epoch,
             wrapped: b64::encode(wrapped),
         };

@@ -4,7 +4,7 @@
 use super::DekSigner;
 use crate::http::{decode_json, json_ok, read_body, ApiFailure};
 use crate::internal::InternalAuth;
-use agentkeys_core::envelope::Dek;
+use agentkeys_core::envelope::{Dek, ObjectContext};
 use agentkeys_core::wire::{
     SecretValue, UnwrapRequest, UnwrapResponse, WrapRequest, WrapResponse, MAX_BODY_BYTES,
 };
@@ -35,7 +35,13 @@ async fn wrap(State(s): State<SignerState>, req: Request) -> Result<Response, Ap
     let req: WrapRequest = decode_json(&body)?;
     let bytes = req.dek.decode().ok_or(ErrorCode::BadRequest)?;
     let dek = Dek::from_slice(&bytes).ok_or(ErrorCode::BadRequest)?;
-    let (epoch, wrapped) = s.signer.wrap(req.data_class, &req.actor, &dek).await?;
+    let ctx = ObjectContext {
+        data_class: req.data_class,
+        operator: &req.operator,
+        actor: &req.actor,
+        name: &req.name,
+    };
+    let (epoch, wrapped) = s.signer.wrap(&ctx, &dek).await?;
     Ok(json_ok(&WrapResponse {
         epoch,
         wrapped: b64::encode(&wrapped),
@@ -48,9 +54,15 @@ async fn unwrap(State(s): State<SignerState>, req: Request) -> Result<Response, 
     let req: UnwrapRequest = decode_json(&body)?;
     let wrapped = b64::decode(&req.wrapped)
         .ok_or_else(|| ApiError::new(ErrorCode::BadRequest, "wrapped is not base64"))?;
+    let ctx = ObjectContext {
+        data_class: req.data_class,
+        operator: &req.operator,
+        actor: &req.actor,
+        name: &req.name,
+    };
     let dek = s
         .signer
-        .unwrap(req.data_class, &req.actor, req.epoch, &wrapped)
+        .unwrap(req.version, &ctx, req.epoch, &wrapped)
         .await?;
     Ok(json_ok(&UnwrapResponse {
         dek: SecretValue::from_bytes(dek.as_bytes()),

@@ -4,6 +4,7 @@
 
 mod audit_sink;
 pub mod caller_creds;
+mod dek;
 mod keysource;
 mod ops;
 mod replay;
@@ -38,6 +39,9 @@ pub struct Vault {
     pub authority: Arc<Authority>,
     /// Refuse requests that do not bring the caller's own storage credentials.
     pub require_caller_credentials: bool,
+    /// Serve the data-key routes of the direct backend (off by default: they hand data keys
+    /// to callers, which a relay that only serves the vault backend never needs to do).
+    pub direct_backend: bool,
 }
 
 /// What a verified request does: an object operation, or (for the direct backend) a data key
@@ -58,7 +62,13 @@ pub fn router(vault: Arc<Vault>) -> Router {
             post(move |state, req| request::handle(state, req, dc, op, path, Action::Object)),
         );
     }
-    for dc in [DataClass::Credentials, DataClass::Memory] {
+    // Not mounted unless enabled, so they answer 404 like any unknown route.
+    let dek_classes: &[DataClass] = if vault.direct_backend {
+        &[DataClass::Credentials, DataClass::Memory]
+    } else {
+        &[]
+    };
+    for &dc in dek_classes {
         let (wrap, unwrap) = routes::dek_routes(dc);
         r = r.route(
             wrap,

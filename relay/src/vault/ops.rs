@@ -2,16 +2,16 @@
 //! service (`cap_service_mismatch` otherwise), so a capability for one object never touches
 //! another.
 
+use super::dek::object_of;
 use super::Vault;
 use crate::http::{decode_json, json_ok};
 use crate::storage::ObjectStore;
-use agentkeys_core::b64;
 use agentkeys_core::cap::CapClaims;
-use agentkeys_core::envelope::{self, Dek, EnvelopeError, EnvelopeHeader, ObjectContext};
+use agentkeys_core::envelope::{self, Dek, EnvelopeError, EnvelopeHeader};
 use agentkeys_core::names::{validate_object_name, Op, LIST_ALL, MAX_VALUE_BYTES};
 use agentkeys_core::wire::{
-    DekUnwrapRequest, DekUnwrapResponse, DekWrapRequest, DekWrapResponse, GetResponse, ListRequest,
-    ListResponse, NameRequest, PutRequest, PutResponse, SecretValue, TeardownResponse,
+    GetResponse, ListRequest, ListResponse, NameRequest, PutRequest, PutResponse, SecretValue,
+    TeardownResponse,
 };
 use agentkeys_core::{ApiError, ErrorCode};
 use axum::response::Response;
@@ -23,7 +23,7 @@ fn decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     decode_json(body).map_err(|f| f.0)
 }
 
-fn same_service(c: &CapClaims, name: &str) -> Result<(), ApiError> {
+pub(super) fn same_service(c: &CapClaims, name: &str) -> Result<(), ApiError> {
     validate_object_name(name)?;
     if name != c.svc {
         return Err(ApiError::from_code(ErrorCode::CapServiceMismatch));
@@ -63,17 +63,9 @@ async fn put(
         return Err(ApiError::from_code(ErrorCode::InvalidValue));
     }
     let dek = Dek::generate();
-    let (epoch, wrapped) = v.signer.wrap(c.dc, &c.sub, &dek).await?;
-    let header = EnvelopeHeader {
-        epoch,
-        wrapped_dek: wrapped,
-    };
-    let ctx = ObjectContext {
-        data_class: c.dc,
-        operator: &c.opr,
-        actor: &c.sub,
-        name: &req.name,
-    };
+    let ctx = object_of(c, &req.name);
+    let (epoch, wrapped) = v.signer.wrap(&ctx, &dek).await?;
+    let header = EnvelopeHeader::new(epoch, wrapped);
     let sealed = envelope::seal(&dek, &header, &ctx, &plain);
     let key = envelope::object_key(c.dc, &c.sub, &req.name);
     store.put(c.dc, &key, sealed).await?;
@@ -107,22 +99,20 @@ async fn fetch(
         EnvelopeError::UnsupportedVersion(_) => integrity("has an unsupported envelope version"),
         _ => integrity("is not a valid envelope"),
     })?;
+    // Version 1 objects (stored before data keys were bound to their object) still open here:
+    // their key opens for the actor and class, and the envelope's own associated data checks
+    // operator and name below before anything is released.
+    let ctx = object_of(c, &req.name);
     let dek: Dek = v
         .signer
-        .unwrap(c.dc, &c.sub, header.epoch, &header.wrapped_dek)
+        .unwrap(header.version, &ctx, header.epoch, &header.wrapped_dek)
         .await
         .map_err(|e| match e.code {
-            ErrorCode::UnwrapFailed | ErrorCode::EpochUnknown => integrity(
-                "failed its integrity check: its data key does not open for this actor and class",
-            ),
+            ErrorCode::UnwrapFailed | ErrorCode::EpochUnknown => {
+                integrity("failed its integrity check: its data key does not open for this object")
+            }
             _ => e,
         })?;
-    let ctx = ObjectContext {
-        data_class: c.dc,
-        operator: &c.opr,
-        actor: &c.sub,
-        name: &req.name,
-    };
     let plain = envelope::open(&dek, &bytes, &ctx).map_err(|_| {
         integrity("failed its integrity check (tampered, or moved from another service or actor)")
     })?;
@@ -169,44 +159,4 @@ async fn list(store: &ObjectStore, c: &CapClaims) -> Result<Response, ApiError> 
         .collect();
     names.sort();
     Ok(json_ok(&ListResponse { names }))
-}
-
-/// A fresh data key and its wrapping, for a caller that seals the object itself (the direct
-/// backend); the object name must be the capability's.
-pub async fn wrap_dek(v: &Vault, c: &CapClaims, body: &[u8]) -> Result<Response, ApiError> {
-    let req: DekWrapRequest = decode(body)?;
-    same_service(c, &req.name)?;
-    let dek = Dek::generate();
-    let (epoch, wrapped) = v.signer.wrap(c.dc, &c.sub, &dek).await?;
-    Ok(json_ok(&DekWrapResponse {
-        epoch,
-        wrapped_dek: b64::encode(&wrapped),
-        dek: b64::encode(dek.as_bytes()),
-    }))
-}
-
-/// The data key of an object the caller read itself; refused like a fetch of a moved or
-/// tampered object when it does not open for this actor and class.
-pub async fn unwrap_dek(v: &Vault, c: &CapClaims, body: &[u8]) -> Result<Response, ApiError> {
-    let req: DekUnwrapRequest = decode(body)?;
-    same_service(c, &req.name)?;
-    let wrapped = b64::decode(&req.wrapped_dek)
-        .ok_or_else(|| ApiError::new(ErrorCode::BadRequest, "wrapped_dek is not base64"))?;
-    let dek = v
-        .signer
-        .unwrap(c.dc, &c.sub, req.epoch, &wrapped)
-        .await
-        .map_err(|e| match e.code {
-            ErrorCode::UnwrapFailed | ErrorCode::EpochUnknown => ApiError::new(
-                ErrorCode::ObjectIntegrityFailed,
-                format!(
-                    "the data key of '{}' does not open for this actor and class",
-                    req.name
-                ),
-            ),
-            _ => e,
-        })?;
-    Ok(json_ok(&DekUnwrapResponse {
-        dek: b64::encode(dek.as_bytes()),
-    }))
 }

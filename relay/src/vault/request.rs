@@ -2,8 +2,8 @@
 //! refusal with its exact code. Refusals after the capability verified are audited too, so
 //! the log shows attempts as well as successes.
 
-use super::ops;
 use super::replay::ReplayVerdict;
+use super::{dek, ops};
 use super::{Action, Vault};
 use crate::audit::AuditEvent;
 use crate::chain::authz::CapCheck;
@@ -83,8 +83,8 @@ pub async fn handle(
         };
         match action {
             Action::Object => ops::run(&v, &store, &claims, &body).await,
-            Action::WrapDek => ops::wrap_dek(&v, &claims, &body).await,
-            Action::UnwrapDek => ops::unwrap_dek(&v, &claims, &body).await,
+            Action::WrapDek => dek::wrap_route(&v, &claims, &body).await,
+            Action::UnwrapDek => dek::unwrap_route(&v, &claims, &body).await,
         }
     }
     .await;
