@@ -5,8 +5,9 @@ import "./SidecarRegistry.sol";
 
 /// @title CredentialAudit
 /// @notice Per-operator Merkle roots of audit-record batches, and inclusion checks against them.
-///         Roots are appended by an active device (any tier) of the operator in the
-///         SidecarRegistry, or by an audit relay the owner has authorized.
+///         Roots are appended by an audit relay the owner has authorized, or by an active
+///         MASTER device of the operator in the SidecarRegistry. Agents are never allowed: they
+///         are the party being audited, and must not be able to vouch for their own record.
 /// @dev Tree shape (shared with the Rust builder in contracts/src/merkle.rs):
 ///      leaf = keccak256(0x00 ‖ recordHash), node = keccak256(0x01 ‖ min(a, b) ‖ max(a, b)),
 ///      an odd node is promoted unchanged. The 0x00/0x01 prefixes keep a node from ever being
@@ -32,7 +33,7 @@ contract CredentialAudit {
     /// @notice May authorize and deauthorize audit relays.
     address public immutable owner;
 
-    /// @notice The device registry whose active devices may anchor their operator's roots.
+    /// @notice The device registry whose active master devices may anchor their operator's roots.
     SidecarRegistry public immutable registry;
 
     /// @notice Relays allowed to anchor roots for any operator.
@@ -100,13 +101,12 @@ contract CredentialAudit {
         return node == root;
     }
 
-    /// @dev The authorization hook: an authorized relay (for any operator), or an active device
-    ///      of `operatorOmni` (master or agent) in the registry.
+    /// @dev The authorization hook: an authorized relay (for any operator), or an active
+    ///      master device of `operatorOmni` in the registry.
     function _mayAppend(bytes32 operatorOmni, address sender) internal view virtual returns (bool) {
         if (isAuditRelay[sender]) return true;
-        bytes32 deviceKeyHash = keccak256(abi.encodePacked(sender));
-        if (!registry.isActive(deviceKeyHash)) return false;
-        return registry.getDevice(deviceKeyHash).operatorOmni == operatorOmni;
+        SidecarRegistry.Device memory d = registry.getDevice(keccak256(abi.encodePacked(sender)));
+        return d.tier == SidecarRegistry.Tier.MASTER && !d.revoked && d.operatorOmni == operatorOmni;
     }
 
     function _rootAt(bytes32 operatorOmni, uint256 index) private view returns (AnchoredRoot storage) {

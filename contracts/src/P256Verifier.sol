@@ -7,7 +7,10 @@ pragma solidity ^0.8.24;
 /// only (r, s <= n/2) is accepted, so a signature cannot be replayed in its other form.
 /// @dev Whether the precompile exists is decided once, at deployment, by verifying a known
 /// signature through it: a chain without it answers a call to 0x100 with success and empty
-/// output, which is indistinguishable from "invalid" at verification time.
+/// output, which is indistinguishable from "invalid" at verification time. The probe also
+/// needs the precompile to refuse a wrong signature: code at 0x100 that answers "valid" to
+/// everything (a chain that let someone deploy there, or a broken implementation) would
+/// otherwise make every passkey assertion pass.
 contract P256Verifier {
     address internal constant PRECOMPILE = address(0x100);
 
@@ -22,8 +25,10 @@ contract P256Verifier {
     bool public immutable hasPrecompile;
 
     constructor() {
-        // With d = 1 and k = 1: Q = G, r = Gx and s = e + r. For e = 1 this is low-s.
-        hasPrecompile = _precompileVerify(bytes32(uint256(1)), GX, GX + 1, GX, GY);
+        // With d = 1 and k = 1: Q = G, r = Gx and s = e + r. For e = 1 this is low-s, and the
+        // same (r, s) over e = 2 is wrong.
+        hasPrecompile = _precompileVerify(bytes32(uint256(1)), GX, GX + 1, GX, GY)
+            && !_precompileVerify(bytes32(uint256(2)), GX, GX + 1, GX, GY);
     }
 
     /// @notice Verifies an ECDSA P-256 signature (r, s) over the 32-byte digest `h` by the key

@@ -182,6 +182,20 @@ impl Evm {
         Ok(code.original_bytes())
     }
 
+    /// Puts `runtime` at `address` outside any transaction, as a node's `hardhat_setCode`
+    /// does: tests use it to stand up what a hostile or broken chain could hold at an address
+    /// a contract trusts. The account keeps its balance and nonce.
+    pub fn set_code(&mut self, address: Address, runtime: Bytes) -> Result<(), Revert> {
+        let mut info = self
+            .db
+            .basic(address)
+            .map_err(|e| Revert::Rejected(e.to_string()))?
+            .unwrap_or_default();
+        info.set_code(revm::bytecode::Bytecode::new_raw(runtime));
+        self.db.insert_account_info(address, info);
+        Ok(())
+    }
+
     /// Deploys `init_code` (creation bytecode followed by ABI-encoded constructor arguments).
     pub fn deploy(&mut self, from: Address, init_code: Bytes) -> Result<Address, Revert> {
         let receipt = self.deploy_receipt(from, init_code)?;

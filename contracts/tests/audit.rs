@@ -1,14 +1,16 @@
-//! CredentialAudit on revm: relay and registry-device authorization, per-operator roots, and
-//! inclusion proofs from the Rust Merkle builder checked by the contract.
+//! CredentialAudit on revm: who may anchor (an authorized relay, or an active master of the
+//! operator; never an agent), per-operator roots, and inclusion proofs from the Rust Merkle
+//! builder checked by the contract.
 
 mod common;
 
 use agentkeys_contracts::bindings::{CredentialAudit, SidecarRegistry};
 use agentkeys_contracts::merkle::MerkleTree;
+use agentkeys_contracts::SpecId;
 use agentkeys_contracts::{Evm, Receipt, Revert};
 use alloy::primitives::{keccak256, Address, B256, U256};
-use alloy::sol_types::{SolCall, SolError, SolEvent};
-use common::webauthn::Passkey;
+use alloy::sol_types::{SolCall, SolError, SolEvent, SolValue};
+use common::registry::{events, tag, Master, ALL, SPECS};
 use common::*;
 
 const OWNER: Address = Address::repeat_byte(0x0a);
@@ -391,22 +393,40 @@ fn expect_refused(evm: &mut Evm, audit: Address, sender: Address, operator: B256
     assert_eq!((decoded.operatorOmni, decoded.sender), (operator, sender));
 }
 
-/// An operator with an active master and an active agent, and another operator with a master.
+/// An operator with two active masters and an active agent, and another operator with its
+/// own master, registered in the registry the audit contract consults.
 struct Devices {
     op: B256,
-    master: Address,
+    master: Master,
+    second_master: Master,
     agent: Address,
     other_op: B256,
-    other_master: Address,
+    other_master: Master,
 }
 
-fn register_devices(evm: &mut Evm, registry: Address) -> Devices {
-    let master = Address::repeat_byte(0xa1);
-    let op = register_first_master(evm, registry, master, &Passkey::new(0x41, "localhost"));
+/// The audit contract (RELAY authorized) on `spec`, its registry and the devices above.
+fn setup_with_devices(spec: SpecId) -> (Evm, Address, Address, Devices) {
+    let mut evm = Evm::new(CHAIN_ID, spec);
+    let registry = deploy_registry(&mut evm);
+    let audit = deploy_audit(&mut evm, OWNER, registry);
+    send(
+        &mut evm,
+        OWNER,
+        audit,
+        CredentialAudit::setAuditRelayCall {
+            relay: RELAY,
+            authorized: true,
+        },
+    )
+    .unwrap();
+    let master = Master::new(1, ALL);
+    let op = register_first_master(&mut evm, registry, master.address, &master.passkey);
+    let second_master = Master::new(2, ALL);
+    add_master(&mut evm, registry, op, &master, &second_master);
     let agent = Address::repeat_byte(0x61);
     send(
-        evm,
-        master,
+        &mut evm,
+        master.address,
         registry,
         SidecarRegistry::registerAgentDeviceCall {
             agentAddress: agent,
@@ -414,80 +434,183 @@ fn register_devices(evm: &mut Evm, registry: Address) -> Devices {
         },
     )
     .expect("registerAgentDevice");
-    let other_master = Address::repeat_byte(0xb2);
+    let other_master = Master::new(3, ALL);
     let other_op = register_first_master(
-        evm,
+        &mut evm,
         registry,
-        other_master,
-        &Passkey::new(0x42, "localhost"),
+        other_master.address,
+        &other_master.passkey,
     );
     assert_ne!(op, other_op);
-    Devices {
+    let devices = Devices {
         op,
         master,
+        second_master,
         agent,
         other_op,
         other_master,
-    }
+    };
+    (evm, audit, registry, devices)
 }
 
-#[test]
-fn active_devices_of_the_operator_append_its_roots() {
-    let (mut evm, audit, registry) = setup_with_registry();
-    let d = register_devices(&mut evm, registry);
-    for (i, sender) in [d.master, d.agent].into_iter().enumerate() {
-        let root = B256::repeat_byte(0x30 + i as u8);
-        let receipt = append(&mut evm, sender, audit, d.op, root, 2).unwrap();
-        let event = CredentialAudit::RootAppended::decode_log_data(&receipt.logs[0].data).unwrap();
-        assert_eq!(
-            (event.operatorOmni, event.index, event.root),
-            (d.op, U256::from(i), root)
-        );
-    }
-    assert_eq!(root_count(&mut evm, audit, d.op), U256::from(2));
-    // The other operator's master anchors for its own operator.
-    append(
-        &mut evm,
-        d.other_master,
-        audit,
-        d.other_op,
-        B256::repeat_byte(9),
-        1,
-    )
-    .unwrap();
-    assert_eq!(root_count(&mut evm, audit, d.other_op), U256::from(1));
-    // A relay still anchors for any operator.
-    append(&mut evm, RELAY, audit, d.op, B256::repeat_byte(8), 1).unwrap();
-    append(&mut evm, RELAY, audit, d.other_op, B256::repeat_byte(8), 1).unwrap();
-    assert_eq!(root_count(&mut evm, audit, d.op), U256::from(3));
-}
-
-#[test]
-fn devices_of_another_operator_revoked_devices_and_strangers_cannot_append() {
-    let (mut evm, audit, registry) = setup_with_registry();
-    let d = register_devices(&mut evm, registry);
-    // Another operator's master, for this operator, and this operator's devices for the other.
-    expect_refused(&mut evm, audit, d.other_master, d.op);
-    expect_refused(&mut evm, audit, d.master, d.other_op);
-    expect_refused(&mut evm, audit, d.agent, d.other_op);
-    // Unknown senders, the owner (not a relay) included.
-    for stranger in [addr(5), OWNER] {
-        expect_refused(&mut evm, audit, stranger, d.op);
-    }
-    // A revoked agent was allowed, and is no more.
-    append(&mut evm, d.agent, audit, d.op, B256::repeat_byte(1), 1).unwrap();
-    send(
-        &mut evm,
-        d.master,
+/// `new` added as a master of `op`, approved by `approver`'s passkey and its own.
+fn add_master(evm: &mut Evm, registry: Address, op: B256, approver: &Master, new: &Master) {
+    let challenge = view(
+        evm,
         registry,
-        SidecarRegistry::revokeAgentDeviceCall {
-            deviceKeyHash: keccak256(d.agent),
+        SidecarRegistry::challengeForCall {
+            opTag: tag("agentkeys.registerAdditionalMaster.v1"),
+            operatorOmni: op,
+            paramsHash: new.registration_params(),
         },
-    )
-    .expect("revokeAgentDevice");
-    expect_refused(&mut evm, audit, d.agent, d.op);
-    // The operator's master still may.
-    append(&mut evm, d.master, audit, d.op, B256::repeat_byte(2), 1).unwrap();
-    assert_eq!(root_count(&mut evm, audit, d.op), U256::from(2));
-    assert_eq!(root_count(&mut evm, audit, d.other_op), U256::ZERO);
+    );
+    let (x, y) = new.passkey.public();
+    let call = SidecarRegistry::registerAdditionalMasterDeviceCall {
+        newDevice: new.address,
+        roles: new.roles,
+        k11X: x,
+        k11Y: y,
+        rpIdHash: new.passkey.rp_id_hash(),
+        approverDeviceKeyHashes: vec![approver.hash()],
+        assertions: vec![approver.passkey.assert(challenge).into()],
+        newDeviceAssertion: new.passkey.assert(challenge).into(),
+    };
+    send(evm, approver.address, registry, call).expect("registerAdditionalMasterDevice");
+}
+
+/// `target` revoked as a master of `op`, approved by `approver`'s passkey.
+fn revoke_master(evm: &mut Evm, registry: Address, op: B256, approver: &Master, target: &Master) {
+    let challenge = view(
+        evm,
+        registry,
+        SidecarRegistry::challengeForCall {
+            opTag: tag("agentkeys.revokeMaster.v1"),
+            operatorOmni: op,
+            paramsHash: keccak256(target.hash().abi_encode()),
+        },
+    );
+    let call = SidecarRegistry::revokeMasterDeviceCall {
+        targetDeviceKeyHash: target.hash(),
+        approverDeviceKeyHashes: vec![approver.hash()],
+        assertions: vec![approver.passkey.assert(challenge).into()],
+    };
+    send(evm, approver.address, registry, call).expect("revokeMasterDevice");
+}
+
+#[test]
+fn a_relay_and_the_operators_active_masters_append_its_roots() {
+    for spec in SPECS {
+        let (mut evm, audit, _, d) = setup_with_devices(spec);
+        for (i, sender) in [d.master.address, d.second_master.address]
+            .into_iter()
+            .enumerate()
+        {
+            let root = B256::repeat_byte(0x30 + i as u8);
+            let receipt = append(&mut evm, sender, audit, d.op, root, 2).unwrap();
+            let ev: Vec<CredentialAudit::RootAppended> = events(&receipt, audit);
+            assert_eq!(
+                (ev[0].operatorOmni, ev[0].index, ev[0].root),
+                (d.op, U256::from(i), root)
+            );
+        }
+        assert_eq!(root_count(&mut evm, audit, d.op), U256::from(2));
+        // The other operator's master anchors for its own operator.
+        append(
+            &mut evm,
+            d.other_master.address,
+            audit,
+            d.other_op,
+            B256::repeat_byte(9),
+            1,
+        )
+        .unwrap();
+        assert_eq!(root_count(&mut evm, audit, d.other_op), U256::from(1));
+        // A relay anchors for any operator.
+        append(&mut evm, RELAY, audit, d.op, B256::repeat_byte(8), 1).unwrap();
+        append(&mut evm, RELAY, audit, d.other_op, B256::repeat_byte(8), 1).unwrap();
+        assert_eq!(root_count(&mut evm, audit, d.op), U256::from(3));
+        assert_eq!(root_count(&mut evm, audit, d.other_op), U256::from(2));
+    }
+}
+
+#[test]
+fn an_agent_cannot_anchor_its_own_audit_trail() {
+    // The agent is the party being audited: not for its operator, not for any other.
+    for spec in SPECS {
+        let (mut evm, audit, registry, d) = setup_with_devices(spec);
+        let active: bool = view(
+            &mut evm,
+            registry,
+            SidecarRegistry::isActiveCall {
+                deviceKeyHash: keccak256(d.agent),
+            },
+        );
+        assert!(active, "the agent is an active device of the operator");
+        expect_refused(&mut evm, audit, d.agent, d.op);
+        expect_refused(&mut evm, audit, d.agent, d.other_op);
+        assert_eq!(root_count(&mut evm, audit, d.op), U256::ZERO);
+    }
+}
+
+#[test]
+fn a_master_of_another_operator_cannot_append() {
+    for spec in SPECS {
+        let (mut evm, audit, _, d) = setup_with_devices(spec);
+        expect_refused(&mut evm, audit, d.other_master.address, d.op);
+        expect_refused(&mut evm, audit, d.master.address, d.other_op);
+        expect_refused(&mut evm, audit, d.second_master.address, d.other_op);
+        assert_eq!(root_count(&mut evm, audit, d.op), U256::ZERO);
+        assert_eq!(root_count(&mut evm, audit, d.other_op), U256::ZERO);
+    }
+}
+
+#[test]
+fn a_revoked_master_cannot_append() {
+    for spec in SPECS {
+        let (mut evm, audit, registry, d) = setup_with_devices(spec);
+        append(
+            &mut evm,
+            d.second_master.address,
+            audit,
+            d.op,
+            B256::repeat_byte(1),
+            1,
+        )
+        .unwrap();
+        revoke_master(&mut evm, registry, d.op, &d.master, &d.second_master);
+        expect_refused(&mut evm, audit, d.second_master.address, d.op);
+        // The operator's remaining master still may.
+        append(
+            &mut evm,
+            d.master.address,
+            audit,
+            d.op,
+            B256::repeat_byte(2),
+            1,
+        )
+        .unwrap();
+        assert_eq!(root_count(&mut evm, audit, d.op), U256::from(2));
+    }
+}
+
+#[test]
+fn a_revoked_agent_and_strangers_cannot_append() {
+    for spec in SPECS {
+        let (mut evm, audit, registry, d) = setup_with_devices(spec);
+        send(
+            &mut evm,
+            d.master.address,
+            registry,
+            SidecarRegistry::revokeAgentDeviceCall {
+                deviceKeyHash: keccak256(d.agent),
+            },
+        )
+        .expect("revokeAgentDevice");
+        expect_refused(&mut evm, audit, d.agent, d.op);
+        // Unknown senders, the owner (not a relay) included.
+        for stranger in [addr(5), OWNER, Address::ZERO] {
+            expect_refused(&mut evm, audit, stranger, d.op);
+        }
+        assert_eq!(root_count(&mut evm, audit, d.op), U256::ZERO);
+    }
 }

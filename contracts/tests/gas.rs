@@ -3,7 +3,7 @@
 
 mod common;
 
-use agentkeys_contracts::bindings::{CredentialAudit, K3EpochCounter, SidecarRegistry};
+use agentkeys_contracts::bindings::{CredentialAudit, K3EpochCounter};
 use agentkeys_contracts::merkle::MerkleTree;
 use alloy::primitives::{keccak256, Address, B256, U256};
 use alloy::sol_types::SolCall;
@@ -32,6 +32,22 @@ fn gas_table() {
     )
     .unwrap();
     rows.push(("K3EpochCounter.advanceEpoch".into(), r.gas_used));
+    let r = send(
+        &mut evm,
+        OWNER,
+        epoch,
+        K3EpochCounter::proposeGovernanceCall { proposed: RELAY },
+    )
+    .unwrap();
+    rows.push(("K3EpochCounter.proposeGovernance".into(), r.gas_used));
+    let r = send(
+        &mut evm,
+        RELAY,
+        epoch,
+        K3EpochCounter::acceptGovernanceCall {},
+    )
+    .unwrap();
+    rows.push(("K3EpochCounter.acceptGovernance".into(), r.gas_used));
 
     let registry = deploy_registry(&mut evm);
     let deployed = evm
@@ -66,21 +82,10 @@ fn gas_table() {
     let r = send(&mut evm, RELAY, audit, append).unwrap();
     rows.push(("CredentialAudit.appendRoot (next)".into(), r.gas_used));
 
-    // Anchored by devices, which costs the registry lookups.
+    // Anchored by a master, which costs the registry lookup.
     let master = Address::repeat_byte(0xa1);
     let operator =
         register_first_master(&mut evm, registry, master, &Passkey::new(0x41, "localhost"));
-    let agent = Address::repeat_byte(0x61);
-    send(
-        &mut evm,
-        master,
-        registry,
-        SidecarRegistry::registerAgentDeviceCall {
-            agentAddress: agent,
-            actorOmni: B256::repeat_byte(0x62),
-        },
-    )
-    .unwrap();
     let append = CredentialAudit::appendRootCall {
         operatorOmni: operator,
         root: tree.root(),
@@ -91,9 +96,9 @@ fn gas_table() {
         "CredentialAudit.appendRoot (by a master, first for operator)".into(),
         r.gas_used,
     ));
-    let r = send(&mut evm, agent, audit, append).unwrap();
+    let r = send(&mut evm, master, audit, append).unwrap();
     rows.push((
-        "CredentialAudit.appendRoot (by an agent, next)".into(),
+        "CredentialAudit.appendRoot (by a master, next)".into(),
         r.gas_used,
     ));
 

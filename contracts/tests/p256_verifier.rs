@@ -1,6 +1,7 @@
 //! P256Verifier on revm: every Wycheproof ECDSA P-256/SHA-256 vector, with the RIP-7212
 //! precompile (OSAKA) and without it (PRAGUE), plus signatures made here, low-s enforcement,
-//! range checks and off-curve keys. Gas of both paths is printed for docs/performance.md.
+//! range checks and off-curve keys, and the deployment probe against code at 0x100 that lies.
+//! Gas of both paths is printed for docs/performance.md.
 
 use agentkeys_contracts::bindings::P256Verifier;
 use agentkeys_contracts::{Evm, SpecId};
@@ -209,4 +210,64 @@ fn generator_as_key_and_its_negation() {
     let (r2, s2) = sign(&minus_one, &h);
     assert!(v.verify(B256::from(h), r2, s2, mx, my));
     assert!(!v.verify(B256::from(h), r, s, mx, my));
+}
+
+/// Runtime code that returns the 32-byte word `word` to any call:
+/// PUSH1 word PUSH1 0 MSTORE PUSH1 32 PUSH1 0 RETURN.
+fn answers(word: u8) -> Bytes {
+    Bytes::from(vec![
+        0x60, word, 0x60, 0x00, 0x52, 0x60, 0x20, 0x60, 0x00, 0xf3,
+    ])
+}
+
+/// A verifier deployed on `spec` after `code` was put at the precompile's address.
+fn verifier_over(spec: SpecId, code: Bytes) -> Verifier {
+    let mut evm = Evm::new(31337, spec);
+    evm.set_code(Address::left_padding_from(&[0x01, 0x00]), code)
+        .expect("set code");
+    let at = evm
+        .deploy(deployer(), P256Verifier::BYTECODE.clone())
+        .expect("deploy");
+    Verifier { evm, at }
+}
+
+#[test]
+fn code_at_0x100_that_calls_everything_valid_is_not_used() {
+    // Without the precompile (PRAGUE), code at 0x100 answering "valid" to every input passes
+    // the probe's valid signature; the probe's wrong signature must unmask it.
+    let mut v = verifier_over(SpecId::PRAGUE, answers(1));
+    assert!(!v.has_precompile());
+    let key = SigningKey::from_slice(&[7; 32]).expect("key");
+    let (x, y) = public(&key);
+    let h: [u8; 32] = Sha256::digest(b"fake precompile").into();
+    let (r, s) = sign(&key, &h);
+    // The pure path decides: the real signature passes, a forgery over another digest does not.
+    assert!(v.verify(B256::from(h), r, s, x, y));
+    let other = B256::from_slice(&Sha256::digest(b"something else"));
+    assert!(!v.verify(other, r, s, x, y));
+}
+
+#[test]
+fn code_at_0x100_that_calls_everything_invalid_is_not_used() {
+    let mut v = verifier_over(SpecId::PRAGUE, answers(0));
+    assert!(!v.has_precompile());
+    let key = SigningKey::from_slice(&[8; 32]).expect("key");
+    let (x, y) = public(&key);
+    let h: [u8; 32] = Sha256::digest(b"refusing precompile").into();
+    let (r, s) = sign(&key, &h);
+    assert!(v.verify(B256::from(h), r, s, x, y));
+}
+
+#[test]
+fn the_real_precompile_passes_both_halves_of_the_probe() {
+    // On OSAKA the precompile runs instead of any code at its address.
+    let mut v = verifier_over(SpecId::OSAKA, answers(1));
+    assert!(v.has_precompile());
+    let key = SigningKey::from_slice(&[9; 32]).expect("key");
+    let (x, y) = public(&key);
+    let h: [u8; 32] = Sha256::digest(b"real precompile").into();
+    let (r, s) = sign(&key, &h);
+    assert!(v.verify(B256::from(h), r, s, x, y));
+    let other = B256::from_slice(&Sha256::digest(b"something else"));
+    assert!(!v.verify(other, r, s, x, y));
 }

@@ -299,6 +299,7 @@ pub async fn run(config: RelayConfig, shutdown: impl Future<Output = ()>) -> Res
     // Audit anchoring and the operator's own audit trail live with the audit log.
     let mut anchorer = None;
     if let Some(log) = &audit_log {
+        crate::chain::connect::ensure_audit_relay(&*chain, &config).await?;
         let policy = AnchorPolicy {
             every_records: config.chain.anchor_every_records,
             every_secs: config.chain.anchor_every_secs,

@@ -250,3 +250,93 @@ async fn roles_in_separate_processes() {
     assert_eq!(chain["ok"], false, "{v}");
     assert!(!chain["reason"].as_str().unwrap().is_empty(), "{v}");
 }
+
+/// An audit relay whose chain key `CredentialAudit` does not accept as audit relay would
+/// never anchor a root: it refuses to boot, naming the key, until the owner authorizes it.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_audit_relay_must_be_authorized_to_anchor() {
+    use agentkeys_contracts::bindings::CredentialAudit;
+    use agentkeys_relay::chain::ChainAdapter;
+    use alloy::signers::local::PrivateKeySigner;
+    use alloy::sol_types::SolCall;
+
+    let dir = tempfile::tempdir().unwrap();
+    let node = HardhatNode::start();
+    let owner: PrivateKeySigner = hardhat::ACCOUNT0_KEY.parse().unwrap();
+    let contracts = agentkeys_relay::chain::rpc::deploy(node.url(), node.chain_id(), &owner)
+        .await
+        .unwrap();
+    let key_file = dir.path().join("other.key");
+    std::fs::write(&key_file, hardhat::ACCOUNT1_KEY).unwrap();
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let other: PrivateKeySigner = hardhat::ACCOUNT1_KEY.parse().unwrap();
+    let token = dir.path().join("internal.token");
+    std::fs::write(&token, "0123456789abcdef0123456789abcdef-test-token").unwrap();
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let mut env: Vec<(String, String)> = vec![
+        (
+            "AGENTKEYS_INTERNAL_TOKEN_FILE".into(),
+            token.to_str().unwrap().to_string(),
+        ),
+        ("AGENTKEYS_CHAIN".into(), "rpc".into()),
+        ("AGENTKEYS_CHAIN_RPC_URL".into(), node.url().to_string()),
+        (
+            "AGENTKEYS_CHAIN_SUBMITTER_KEY_FILE".into(),
+            key_file.to_str().unwrap().to_string(),
+        ),
+        ("AGENTKEYS_CHAIN_POLL_MS".into(), "100".into()),
+        ("AGENTKEYS_ROLES".into(), "signer,audit".into()),
+    ];
+    env.extend(
+        agentkeys_relay::chain::rpc::contract_names(&contracts)
+            .iter()
+            .map(|(name, a)| (format!("AGENTKEYS_{}", name.to_uppercase()), a.to_string())),
+    );
+
+    let data_dir = dir.path().join("relay");
+    let out = Command::new(agentkeys_tests::bin("agentkeys-relay"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data_dir)
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let expected = format!(
+        "BOOT_FAIL: chain_submitter_key_file: the submitter {} is not an audit relay of \
+         CredentialAudit at {}",
+        other.address(),
+        contracts.audit
+    );
+    // Logging is on by then, so the refusal is the last line rather than the only one.
+    let last = err.trim().lines().last().unwrap_or_default();
+    assert!(last.starts_with(&expected), "{err}");
+
+    // Once the owner authorizes that key, the same configuration boots.
+    let chain = agentkeys_relay::chain::rpc::RpcChain::connect(
+        node.url(),
+        node.chain_id(),
+        contracts,
+        owner,
+        Duration::from_millis(100),
+    )
+    .await
+    .unwrap();
+    let mined = chain
+        .submit_own(
+            contracts.audit,
+            CredentialAudit::setAuditRelayCall {
+                relay: other.address(),
+                authorized: true,
+            }
+            .abi_encode()
+            .into(),
+        )
+        .await
+        .unwrap();
+    assert!(mined.success);
+    let refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let relay = RelayProc::start(&data_dir, &refs);
+    let resp = reqwest::get(format!("{}/readyz", relay.url)).await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+}

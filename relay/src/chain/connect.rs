@@ -33,3 +33,33 @@ pub async fn connect(config: &RelayConfig) -> Result<Arc<dyn ChainAdapter>, Boot
         }
     }
 }
+
+/// Refuses to boot an audit relay whose submitter may not anchor: `CredentialAudit` takes
+/// roots only from authorized relays (and the operator's masters), so without this check
+/// every batch would be refused on chain, one warning at a time, and the log would never be
+/// anchored.
+pub async fn ensure_audit_relay(
+    chain: &dyn ChainAdapter,
+    config: &RelayConfig,
+) -> Result<(), BootFail> {
+    let submitter = chain.submitter();
+    let audit = chain.contracts().audit;
+    let setting = match config.chain.mode {
+        ChainMode::Embedded => "chain",
+        ChainMode::Rpc { .. } => "chain_submitter_key_file",
+    };
+    match super::views::is_audit_relay(chain, submitter).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(BootFail::new(
+            setting,
+            format!(
+                "the submitter {submitter} is not an audit relay of CredentialAudit at {audit}; \
+                 its owner must call setAuditRelay({submitter}, true) before this relay runs the audit role"
+            ),
+        )),
+        Err(e) => Err(BootFail::new(
+            setting,
+            format!("cannot read CredentialAudit.isAuditRelay at {audit}: {e}"),
+        )),
+    }
+}

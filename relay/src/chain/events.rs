@@ -83,10 +83,17 @@ pub fn decode_log(contracts: &Contracts, log: &ChainLog) -> Option<ChainEvent> {
             return None;
         }
     } else if address == contracts.epoch {
+        // Governance hand-overs are not device business; only the epoch itself is.
+        if topic0 != K3EpochCounter::EpochAdvanced::SIGNATURE_HASH {
+            return None;
+        }
         let e: K3EpochCounter::EpochAdvanced = decode(data)?;
         ev.kind = "EpochAdvanced".into();
         ev.epoch = Some(e.current);
     } else if address == contracts.audit {
+        if topic0 != CredentialAudit::RootAppended::SIGNATURE_HASH {
+            return None;
+        }
         let e: CredentialAudit::RootAppended = decode(data)?;
         ev.kind = "RootAppended".into();
         ev.operator = Some(omni(e.operatorOmni));

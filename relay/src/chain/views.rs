@@ -234,3 +234,16 @@ pub async fn audit_root(
         anchored_at: r.anchoredAt,
     }))
 }
+
+/// Whether `CredentialAudit` lets `address` anchor roots for every operator.
+pub async fn is_audit_relay(
+    chain: &dyn ChainAdapter,
+    address: Address,
+) -> Result<bool, ChainError> {
+    read(
+        chain,
+        chain.contracts().audit,
+        CredentialAudit::isAuditRelayCall(address),
+    )
+    .await
+}
