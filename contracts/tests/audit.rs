@@ -403,17 +403,7 @@ struct Devices {
 fn register_devices(evm: &mut Evm, registry: Address) -> Devices {
     let master = Address::repeat_byte(0xa1);
     let op = register_first_master(evm, registry, master, &Passkey::new(0x41, "localhost"));
-    let agent = Address::repeat_byte(0x61);
-    send(
-        evm,
-        master,
-        registry,
-        SidecarRegistry::registerAgentDeviceCall {
-            agentAddress: agent,
-            actorOmni: B256::repeat_byte(0x62),
-        },
-    )
-    .expect("registerAgentDevice");
+    let agent = register_agent(evm, registry, master, 0x61);
     let other_master = Address::repeat_byte(0xb2);
     let other_op = register_first_master(
         evm,

@@ -3,7 +3,7 @@
 
 mod common;
 
-use agentkeys_contracts::bindings::{CredentialAudit, K3EpochCounter, SidecarRegistry};
+use agentkeys_contracts::bindings::{CredentialAudit, K3EpochCounter};
 use agentkeys_contracts::merkle::MerkleTree;
 use alloy::primitives::{keccak256, Address, B256, U256};
 use alloy::sol_types::SolCall;
@@ -70,17 +70,7 @@ fn gas_table() {
     let master = Address::repeat_byte(0xa1);
     let operator =
         register_first_master(&mut evm, registry, master, &Passkey::new(0x41, "localhost"));
-    let agent = Address::repeat_byte(0x61);
-    send(
-        &mut evm,
-        master,
-        registry,
-        SidecarRegistry::registerAgentDeviceCall {
-            agentAddress: agent,
-            actorOmni: B256::repeat_byte(0x62),
-        },
-    )
-    .unwrap();
+    let agent = register_agent(&mut evm, registry, master, 0x61);
     let append = CredentialAudit::appendRootCall {
         operatorOmni: operator,
         root: tree.root(),

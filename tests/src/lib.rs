@@ -12,6 +12,10 @@ pub mod relay;
 pub mod relay_client;
 pub mod socket;
 pub mod stack;
+/// Software passkeys: P-256 keys that answer WebAuthn assertions as an authenticator does,
+/// shared with the contract tests.
+#[path = "../../contracts/tests/common/webauthn.rs"]
+pub mod webauthn;
 
 use std::path::PathBuf;
 
