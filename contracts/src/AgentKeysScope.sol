@@ -12,7 +12,7 @@ import "./SidecarRegistry.sol";
 /// by the K11 assertion (user verification required) of an active MASTER device of the same
 /// operator holding SCOPE_MGMT, over
 ///
-///     challenge = keccak256(abi.encode(opTag, operatorOmni, actorOmni, paramsHash, block.chainid, nonce))
+///     challenge = keccak256(abi.encode(opTag, operatorOmni, actorOmni, paramsHash, block.chainid, address(this), nonce))
 ///
 /// where `nonce` is `scopeNonce(operatorOmni, actorOmni)`, advanced by every change, and
 /// `paramsHash` is `keccak256(abi.encode(services))` for setScope (the bytes32[] exactly as
@@ -26,9 +26,11 @@ import "./SidecarRegistry.sol";
 /// since an authenticator's counter only moves forward and every challenge is bound to its
 /// operation and nonce.
 ///
-/// The agent's actorOmni is not looked up in the registry (it has no index by actor): a scope
-/// for an actor without an active agent device grants nothing, since capabilities also need
-/// an active CAP_MINT device of that actor.
+/// The actor must be an active agent actor of the operator in the registry
+/// (`isActiveAgentActor`): an operator cannot set a scope for another operator's agent, for
+/// an operator omni, or for an actor never registered. Once the registry revokes the actor,
+/// `isServiceInScope` is false and `getScope` empty for good, since a revoked actor never
+/// comes back.
 contract AgentKeysScope {
     bytes32 public constant OP_SET_SCOPE = keccak256("agentkeys.setScope.v1");
     bytes32 public constant OP_REVOKE_SCOPE = keccak256("agentkeys.revokeScope.v1");
@@ -52,7 +54,7 @@ contract AgentKeysScope {
     error SubmitterNotMaster(address submitter, bytes32 operatorOmni);
     error NotScopeApprover(bytes32 deviceKeyHash);
     error DuplicateService(bytes32 service);
-    error InvalidActorOmni();
+    error NotActiveAgentActor(bytes32 operatorOmni, bytes32 actorOmni);
 
     event ScopeSet(bytes32 indexed operatorOmni, bytes32 indexed actorOmni, bytes32[] services, uint256 nonce);
     event ScopeRevoked(bytes32 indexed operatorOmni, bytes32 indexed actorOmni, uint256 nonce);
@@ -123,12 +125,16 @@ contract AgentKeysScope {
         return _challenge(opTag, operatorOmni, actorOmni, paramsHash, scopeNonce[operatorOmni][actorOmni]);
     }
 
+    /// @notice False once the actor is no longer an active agent actor of the operator.
     function isServiceInScope(bytes32 operatorOmni, bytes32 actorOmni, bytes32 service) external view returns (bool) {
         uint256 nonce = scopeNonce[operatorOmni][actorOmni];
-        return nonce != 0 && _memberAt[operatorOmni][actorOmni][service] == nonce;
+        return nonce != 0 && _memberAt[operatorOmni][actorOmni][service] == nonce
+            && registry.isActiveAgentActor(operatorOmni, actorOmni);
     }
 
+    /// @notice Empty once the actor is no longer an active agent actor of the operator.
     function getScope(bytes32 operatorOmni, bytes32 actorOmni) external view returns (bytes32[] memory) {
+        if (!registry.isActiveAgentActor(operatorOmni, actorOmni)) return new bytes32[](0);
         return _services[operatorOmni][actorOmni];
     }
 
@@ -139,11 +145,12 @@ contract AgentKeysScope {
         view
         returns (bytes32)
     {
-        return keccak256(abi.encode(opTag, op, actor, paramsHash, block.chainid, nonce));
+        return keccak256(abi.encode(opTag, op, actor, paramsHash, block.chainid, address(this), nonce));
     }
 
-    /// Refuses unless msg.sender is an active master of the operator and the approver, an
-    /// active SCOPE_MGMT master of it, signed `challenge` (UV required); stores its sign count.
+    /// Refuses unless the actor is an active agent actor of the operator, msg.sender is an
+    /// active master of the operator and the approver, an active SCOPE_MGMT master of it,
+    /// signed `challenge` (UV required); stores its sign count.
     function _authorize(
         bytes32 op,
         bytes32 actor,
@@ -151,7 +158,7 @@ contract AgentKeysScope {
         WebAuthnAssertion calldata a,
         bytes32 challenge
     ) internal {
-        if (actor == bytes32(0) || actor == op) revert InvalidActorOmni();
+        if (!registry.isActiveAgentActor(op, actor)) revert NotActiveAgentActor(op, actor);
 
         SidecarRegistry.Device memory submitter = registry.getDevice(keccak256(abi.encodePacked(msg.sender)));
         if (submitter.tier != SidecarRegistry.Tier.MASTER || submitter.revoked || submitter.operatorOmni != op) {

@@ -10,9 +10,10 @@ import "./K11Verifier.sol";
 /// (msg.sender), except the first registration, which the new master submits itself. The
 /// sensitive changes also need K11 assertions (user verification required) over
 ///
-///     challenge = keccak256(abi.encode(opTag, operatorOmni, paramsHash, block.chainid, nonce))
+///     challenge = keccak256(abi.encode(opTag, operatorOmni, paramsHash, block.chainid, address(this), nonce))
 ///
-/// where `nonce` is `operatorNonce(operatorOmni)`, advanced after every K11-gated change, and
+/// (the contract's own address keeps two deployments on one chain id from accepting each
+/// other's assertions) where `nonce` is `operatorNonce(operatorOmni)`, advanced after every K11-gated change, and
 /// `paramsHash` is keccak256 of the ABI encoding of the operation's parameters:
 ///
 /// - registerFirstMasterDevice:      abi.encode(device, roles, k11X, k11Y, rpIdHash)
@@ -29,6 +30,24 @@ import "./K11Verifier.sol";
 ///
 /// A passkey public key belongs to at most one master device, ever (revoked ones included),
 /// so one person cannot count one passkey twice toward a quorum.
+///
+/// A device joins an operator only with its own consent: the K10 key of a new agent or
+/// additional master signs (ecrecover, low-s, v 27 or 28)
+///
+///     keccak256(abi.encode(OP_AGENT_CONSENT, operatorOmni, actorOmni, agent, block.chainid, address(this)))
+///     keccak256(abi.encode(OP_MASTER_CONSENT, operatorOmni, newDevice, roles, block.chainid, address(this)))
+///
+/// so nobody can register another person's device address, under their own operator or
+/// first. `agentConsentDigest` and `masterConsentDigest` compute them.
+///
+/// An agent's actorOmni is derived here from the submitting operator, exactly as the clients
+/// derive it:
+///
+///     actorOmni = sha256("agentkeys-hdkd-v1" ‖ operatorOmni ‖ "//" ‖ label ‖ "/" ‖ decimal generation)
+///
+/// so an operator can only ever name actors of its own: a foreign actor (another operator's
+/// omni or agent) is impossible by construction. Each actor is used once: once revoked it
+/// never comes back, and a new generation is a new actor.
 contract SidecarRegistry {
     enum Tier {
         NONE,
@@ -46,6 +65,28 @@ contract SidecarRegistry {
         uint40 registeredAt;
         bytes32 operatorOmni;
         bytes32 actorOmni;
+        uint256 k11X;
+        uint256 k11Y;
+        bytes32 rpIdHash;
+    }
+
+    enum ActorStatus {
+        NONE,
+        ACTIVE,
+        REVOKED
+    }
+
+    /// The owner and life of an agent actorOmni, in one slot with the status.
+    struct Actor {
+        bytes32 operatorOmni;
+        ActorStatus status;
+    }
+
+    /// A master device being added: its K10 address, roles and passkey. One calldata
+    /// argument, so that registerAdditionalMasterDevice fits the stack.
+    struct NewMaster {
+        address device;
+        uint8 roles;
         uint256 k11X;
         uint256 k11Y;
         bytes32 rpIdHash;
@@ -69,6 +110,11 @@ contract SidecarRegistry {
     bytes32 public constant OP_REVOKE_MASTER = keccak256("agentkeys.revokeMaster.v1");
     bytes32 public constant OP_SET_RECOVERY_THRESHOLD = keccak256("agentkeys.setRecoveryThreshold.v1");
     bytes32 public constant OP_ATTACH_PASSKEY = keccak256("agentkeys.attachPasskey.v1");
+    bytes32 public constant OP_AGENT_CONSENT = keccak256("agentkeys.agentConsent.v1");
+    bytes32 public constant OP_MASTER_CONSENT = keccak256("agentkeys.masterConsent.v1");
+
+    /// secp256k1n / 2: a larger s is the malleable twin of a valid signature.
+    uint256 internal constant SECP256K1_HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0;
 
     K11Verifier public immutable k11;
 
@@ -77,6 +123,8 @@ contract SidecarRegistry {
     mapping(bytes32 => bytes32[]) internal _operatorDevices;
     /// keccak256(abi.encode(k11X, k11Y)) => the deviceKeyHash of the master that registered it.
     mapping(bytes32 => bytes32) internal _passkeyDevices;
+    /// Every agent actorOmni ever registered.
+    mapping(bytes32 => Actor) internal _actors;
 
     error OperatorAlreadyRegistered(bytes32 operatorOmni);
     error DeviceAlreadyRegistered(bytes32 deviceKeyHash);
@@ -91,10 +139,15 @@ contract SidecarRegistry {
     error InvalidThreshold(uint256 threshold, uint256 activeRecoveryMasters);
     error InvalidRoles(uint8 roles);
     error InvalidPasskey();
-    error InvalidActorOmni();
     error ZeroAddress();
     error PasskeyAlreadyRegistered(bytes32 existingDeviceKeyHash);
     error OperatorHasPasskey(bytes32 operatorOmni);
+    error MissingRole(address submitter, uint8 role);
+    error InvalidAgentLabel(string label);
+    error ActorAlreadyActive(bytes32 actorOmni);
+    error ActorRevoked(bytes32 actorOmni);
+    error OperatorShapedActor(bytes32 actorOmni);
+    error InvalidDeviceConsent(address device);
 
     event OperatorRegistered(bytes32 indexed operatorOmni, address indexed firstMaster);
     event MasterDeviceRegistered(
@@ -217,42 +270,60 @@ contract SidecarRegistry {
     /// @notice Adds a master device to the submitter's operator, approved by the K11 assertions
     /// of at least `recoveryThreshold` distinct active RECOVERY masters of that operator, and
     /// proven by an assertion of the new device's own passkey (UV required) over the same
-    /// challenge, whose sign count is stored.
+    /// challenge, whose sign count is stored. `deviceSig` is the new device's K10 consent over
+    /// `masterConsentDigest(operatorOmni, newDevice, roles)`.
     function registerAdditionalMasterDevice(
-        address newDevice,
-        uint8 roles,
-        uint256 k11X,
-        uint256 k11Y,
-        bytes32 rpIdHash,
+        NewMaster calldata m,
         bytes32[] calldata approverDeviceKeyHashes,
         WebAuthnAssertion[] calldata assertions,
-        WebAuthnAssertion calldata newDeviceAssertion
+        WebAuthnAssertion calldata newDeviceAssertion,
+        bytes calldata deviceSig
     ) external {
         bytes32 op = _submitterOperator();
         uint32 signCount;
         {
-            bytes32 challenge = _additionalMasterChallenge(op, newDevice, roles, k11X, k11Y, rpIdHash);
+            bytes32 challenge = _additionalMasterChallenge(op, m);
+            _checkConsent(masterConsentDigest(op, m.device, m.roles), m.device, deviceSig);
             _checkQuorum(_operators[op], approverDeviceKeyHashes.length, assertions.length);
             _approveAll(op, approverDeviceKeyHashes, assertions, challenge);
             // Proof of possession of the passkey being registered, over the same challenge.
-            signCount = _verifyNew(newDeviceAssertion, challenge, k11X, k11Y, rpIdHash);
+            signCount = _verifyNew(newDeviceAssertion, challenge, m.k11X, m.k11Y, m.rpIdHash);
         }
-        bytes32 hash = _storeAdditionalMaster(op, newDevice, roles, k11X, k11Y, rpIdHash, signCount);
-        emit MasterDeviceRegistered(op, hash, newDevice, roles, approverDeviceKeyHashes);
+        bytes32 hash = _storeAdditionalMaster(op, m, signCount);
+        emit MasterDeviceRegistered(op, hash, m.device, m.roles, approverDeviceKeyHashes);
     }
 
-    /// @notice Registers an agent device (role CAP_MINT) for the submitter's operator.
-    function registerAgentDevice(address agentAddress, bytes32 actorOmni) external {
+    /// @notice Registers `agent` (role CAP_MINT) as the agent device of the actor
+    /// `agentActorOf(operator, label, generation)` of the submitter's operator. The submitter
+    /// must be an active master holding SCOPE_MGMT; `agentSig` is the agent key's consent over
+    /// `agentConsentDigest(operator, actor, agent)`. The actor is derived from the submitter's
+    /// own operator, so it can never be another operator's omni or agent; it must never have
+    /// been used (a revoked actor stays revoked: a new generation is a new actor).
+    function registerAgentDevice(address agent, string calldata label, uint32 generation, bytes calldata agentSig)
+        external
+    {
         bytes32 op = _submitterOperator();
-        if (agentAddress == address(0)) revert ZeroAddress();
-        if (actorOmni == bytes32(0)) revert InvalidActorOmni();
-        bytes32 hash = deviceKeyHashOf(agentAddress);
+        if (_devices[deviceKeyHashOf(msg.sender)].roles & SCOPE_MGMT == 0) revert MissingRole(msg.sender, SCOPE_MGMT);
+        if (agent == address(0)) revert ZeroAddress();
+        bytes32 actor = agentActorOf(op, label, generation);
+        // Unreachable through the derivation (sha256 would have to collide), kept so that the
+        // invariant "no agent actor is an operator" does not rest on it alone.
+        if (_operators[actor].recoveryThreshold != 0) revert OperatorShapedActor(actor);
+        Actor storage a = _actors[actor];
+        if (a.status == ActorStatus.ACTIVE) revert ActorAlreadyActive(actor);
+        if (a.status == ActorStatus.REVOKED) revert ActorRevoked(actor);
+        bytes32 hash = deviceKeyHashOf(agent);
         if (_devices[hash].tier != Tier.NONE) revert DeviceAlreadyRegistered(hash);
-        _store(hash, agentAddress, op, actorOmni, Tier.AGENT, CAP_MINT, 0, 0, bytes32(0), 0);
-        emit AgentDeviceRegistered(op, hash, agentAddress, actorOmni, deviceKeyHashOf(msg.sender));
+        _checkConsent(agentConsentDigest(op, actor, agent), agent, agentSig);
+
+        a.operatorOmni = op;
+        a.status = ActorStatus.ACTIVE;
+        _store(hash, agent, op, actor, Tier.AGENT, CAP_MINT, 0, 0, bytes32(0), 0);
+        emit AgentDeviceRegistered(op, hash, agent, actor, deviceKeyHashOf(msg.sender));
     }
 
-    /// @notice Revokes an active agent device of the submitter's operator.
+    /// @notice Revokes an active agent device of the submitter's operator, and its actor for
+    /// good: AgentKeysScope stops granting that actor anything.
     function revokeAgentDevice(bytes32 deviceKeyHash) external {
         bytes32 op = _submitterOperator();
         Device storage d = _devices[deviceKeyHash];
@@ -260,6 +331,7 @@ contract SidecarRegistry {
             revert NotActiveAgentOfOperator(deviceKeyHash);
         }
         d.revoked = true;
+        _actors[d.actorOmni].status = ActorStatus.REVOKED;
         emit AgentDeviceRevoked(op, deviceKeyHash, deviceKeyHashOf(msg.sender));
     }
 
@@ -324,6 +396,18 @@ contract SidecarRegistry {
         return _challenge(opTag, operatorOmni, paramsHash, _operators[operatorOmni].nonce);
     }
 
+    /// @notice The operator that registered the agent actor and its status (NONE for an
+    /// actor never registered, whose operator is 0).
+    function getActor(bytes32 actorOmni) external view returns (Actor memory) {
+        return _actors[actorOmni];
+    }
+
+    /// @notice True while `actorOmni` is an active agent actor of `operatorOmni`.
+    function isActiveAgentActor(bytes32 operatorOmni, bytes32 actorOmni) external view returns (bool) {
+        Actor storage a = _actors[actorOmni];
+        return a.status == ActorStatus.ACTIVE && a.operatorOmni == operatorOmni;
+    }
+
     function isActive(bytes32 deviceKeyHash) external view returns (bool) {
         Device storage d = _devices[deviceKeyHash];
         return d.tier != Tier.NONE && !d.revoked;
@@ -366,10 +450,70 @@ contract SidecarRegistry {
         return keccak256(abi.encodePacked(device));
     }
 
+    /// @notice sha256("agentkeys-hdkd-v1" ‖ operatorOmni ‖ "//" ‖ label ‖ "/" ‖ decimal
+    /// generation), the client's derivation of an agent actor; `label` is [a-z0-9-]{1,32}.
+    function agentActorOf(bytes32 operatorOmni, string calldata label, uint32 generation)
+        public
+        pure
+        returns (bytes32)
+    {
+        _checkLabel(label);
+        return sha256(abi.encodePacked("agentkeys-hdkd-v1", operatorOmni, "//", label, "/", _decimal(generation)));
+    }
+
+    /// @notice What a new agent's K10 key signs (no EIP-191 prefix) to consent to its actor.
+    function agentConsentDigest(bytes32 operatorOmni, bytes32 actorOmni, address agent)
+        public
+        view
+        returns (bytes32)
+    {
+        return keccak256(abi.encode(OP_AGENT_CONSENT, operatorOmni, actorOmni, agent, block.chainid, address(this)));
+    }
+
+    /// @notice What a new master's K10 key signs (no EIP-191 prefix) to consent to joining
+    /// the operator with these roles.
+    function masterConsentDigest(bytes32 operatorOmni, address newDevice, uint8 roles) public view returns (bytes32) {
+        return keccak256(abi.encode(OP_MASTER_CONSENT, operatorOmni, newDevice, roles, block.chainid, address(this)));
+    }
+
     // ---------------------------------------------------------------- internals
 
     function _challenge(bytes32 opTag, bytes32 op, bytes32 paramsHash, uint256 nonce) internal view returns (bytes32) {
-        return keccak256(abi.encode(opTag, op, paramsHash, block.chainid, nonce));
+        return keccak256(abi.encode(opTag, op, paramsHash, block.chainid, address(this), nonce));
+    }
+
+    /// Refuses unless `sig` is `device`'s canonical signature (65 bytes, low s, v 27 or 28) of
+    /// `digest`: one encoding per signature, and ecrecover's 0 on failure never matches.
+    function _checkConsent(bytes32 digest, address device, bytes calldata sig) internal pure {
+        if (sig.length != 65) revert InvalidDeviceConsent(device);
+        bytes32 r = bytes32(sig[0:32]);
+        bytes32 s = bytes32(sig[32:64]);
+        uint8 v = uint8(sig[64]);
+        if (uint256(s) > SECP256K1_HALF_N || (v != 27 && v != 28)) revert InvalidDeviceConsent(device);
+        address signer = ecrecover(digest, v, r, s);
+        if (signer == address(0) || signer != device) revert InvalidDeviceConsent(device);
+    }
+
+    /// Refuses a label outside [a-z0-9-]{1,32}, the clients' agent label.
+    function _checkLabel(string calldata label) internal pure {
+        bytes calldata b = bytes(label);
+        uint256 n = b.length;
+        if (n == 0 || n > 32) revert InvalidAgentLabel(label);
+        for (uint256 i = 0; i < n; ++i) {
+            bytes1 c = b[i];
+            if (!((c >= "a" && c <= "z") || (c >= "0" && c <= "9") || c == "-")) revert InvalidAgentLabel(label);
+        }
+    }
+
+    /// The decimal digits of `v`, as Rust's u32::to_string writes them.
+    function _decimal(uint32 v) internal pure returns (bytes memory s) {
+        uint256 len = 1;
+        for (uint32 t = v; t >= 10; t /= 10) ++len;
+        s = new bytes(len);
+        for (uint256 i = len; i > 0; --i) {
+            s[i - 1] = bytes1(uint8(48 + v % 10));
+            v /= 10;
+        }
     }
 
     /// The operator of msg.sender, which must be an active master device.
@@ -380,42 +524,30 @@ contract SidecarRegistry {
     }
 
     /// The input checks of registerAdditionalMasterDevice, then its challenge.
-    function _additionalMasterChallenge(
-        bytes32 op,
-        address newDevice,
-        uint8 roles,
-        uint256 k11X,
-        uint256 k11Y,
-        bytes32 rpIdHash
-    ) internal view returns (bytes32) {
-        if (newDevice == address(0)) revert ZeroAddress();
-        bytes32 hash = deviceKeyHashOf(newDevice);
+    function _additionalMasterChallenge(bytes32 op, NewMaster calldata m) internal view returns (bytes32) {
+        if (m.device == address(0)) revert ZeroAddress();
+        bytes32 hash = deviceKeyHashOf(m.device);
         if (_devices[hash].tier != Tier.NONE) revert DeviceAlreadyRegistered(hash);
-        _checkRoles(roles);
-        _checkNewPasskey(k11X, k11Y);
+        _checkRoles(m.roles);
+        _checkNewPasskey(m.k11X, m.k11Y);
         return _challenge(
             OP_REGISTER_ADDITIONAL_MASTER,
             op,
-            keccak256(abi.encode(newDevice, roles, k11X, k11Y, rpIdHash)),
+            keccak256(abi.encode(m.device, m.roles, m.k11X, m.k11Y, m.rpIdHash)),
             _operators[op].nonce
         );
     }
 
     /// Stores an approved additional master and advances the operator's state; its key hash.
-    function _storeAdditionalMaster(
-        bytes32 op,
-        address newDevice,
-        uint8 roles,
-        uint256 k11X,
-        uint256 k11Y,
-        bytes32 rpIdHash,
-        uint32 signCount
-    ) internal returns (bytes32 hash) {
-        hash = deviceKeyHashOf(newDevice);
-        _store(hash, newDevice, op, op, Tier.MASTER, roles, k11X, k11Y, rpIdHash, signCount);
+    function _storeAdditionalMaster(bytes32 op, NewMaster calldata m, uint32 signCount)
+        internal
+        returns (bytes32 hash)
+    {
+        hash = deviceKeyHashOf(m.device);
+        _store(hash, m.device, op, op, Tier.MASTER, m.roles, m.k11X, m.k11Y, m.rpIdHash, signCount);
         Operator storage o = _operators[op];
         o.nonce += 1;
-        if (roles & RECOVERY != 0) o.activeRecoveryMasters += 1;
+        if (m.roles & RECOVERY != 0) o.activeRecoveryMasters += 1;
     }
 
     /// Verifies the assertion of a passkey being registered (UV required); its sign count.

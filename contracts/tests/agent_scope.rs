@@ -99,6 +99,7 @@ impl Chain {
                 op,
                 m.registration_params(),
                 U256::from(CHAIN_ID),
+                self.registry,
                 nonce,
             )
                 .abi_encode_params(),
@@ -123,16 +124,35 @@ impl Chain {
         });
         let (x, y) = new.passkey.public();
         let call = R::registerAdditionalMasterDeviceCall {
-            newDevice: new.address,
-            roles: new.roles,
-            k11X: x,
-            k11Y: y,
-            rpIdHash: new.passkey.rp_id_hash(),
+            m: R::NewMaster {
+                device: new.address,
+                roles: new.roles,
+                k11X: x,
+                k11Y: y,
+                rpIdHash: new.passkey.rp_id_hash(),
+            },
+            deviceSig: new
+                .k10
+                .sign(master_consent(self.registry, op, new.address, new.roles)),
             approverDeviceKeyHashes: vec![approver.hash()],
             assertions: vec![registry_abi(approver.passkey.assert(ch))],
             newDeviceAssertion: registry_abi(new.passkey.assert(ch)),
         };
         self.reg(approver.address, call);
+    }
+
+    /// Agent `label` (generation 1) of operator `op`, registered by `master` with the agent
+    /// key's consent; its actor.
+    fn add_agent(&mut self, op: B256, master: &Master, agent: &K10, label: &str) -> B256 {
+        let actor = agent_actor(op, label, 1);
+        let call = R::registerAgentDeviceCall {
+            agent: agent.address,
+            label: label.into(),
+            generation: 1,
+            agentSig: agent.sign(agent_consent(self.registry, op, actor, agent.address)),
+        };
+        self.reg(master.address, call);
+        actor
     }
 
     fn revoke_master(&mut self, op: B256, approver: &Master, target: &Master) {
@@ -156,8 +176,18 @@ impl Chain {
     /// The challenge computed here, checked against the contract's `scopeChallenge`.
     fn challenge(&mut self, op_tag: B256, op: B256, actor: B256, params: B256) -> B256 {
         let nonce = self.nonce(op, actor);
-        let local =
-            keccak256((op_tag, op, actor, params, U256::from(CHAIN_ID), nonce).abi_encode_params());
+        let local = keccak256(
+            (
+                op_tag,
+                op,
+                actor,
+                params,
+                U256::from(CHAIN_ID),
+                self.scope,
+                nonce,
+            )
+                .abi_encode_params(),
+        );
         let remote = self.view(S::scopeChallengeCall {
             opTag: op_tag,
             operatorOmni: op,
@@ -236,15 +266,8 @@ fn fixture(spec: SpecId) -> Fixture {
     chain.add_master(op, &first, &spare);
     chain.revoke_master(op, &first, &spare);
     chain.register_first(&stranger);
-    let agent = Address::repeat_byte(0x61);
-    let actor = B256::repeat_byte(0x62);
-    chain.reg(
-        first.address,
-        R::registerAgentDeviceCall {
-            agentAddress: agent,
-            actorOmni: actor,
-        },
-    );
+    let agent = K10::new(0x61).address;
+    let actor = chain.add_agent(op, &first, &K10::new(0x61), "bot");
     let d = chain.reg_view(R::getDeviceCall {
         deviceKeyHash: first.hash(),
     });
@@ -384,6 +407,54 @@ fn set_replace_revoke() {
 }
 
 #[test]
+fn revoking_the_agent_clears_its_scope_for_good() {
+    for spec in SPECS {
+        let Fixture {
+            mut chain,
+            op,
+            actor,
+            agent,
+            first,
+            ..
+        } = fixture(spec);
+        let list = services(&["openrouter", "aws"]);
+        let call = chain.set_call(op, actor, &list, &first);
+        chain.send(first.address, call).expect("setScope");
+        assert!(chain.in_scope(op, actor, "aws"));
+
+        chain.reg(
+            first.address,
+            R::revokeAgentDeviceCall {
+                deviceKeyHash: device_hash(agent),
+            },
+        );
+        assert!(!chain.in_scope(op, actor, "aws"));
+        assert!(!chain.in_scope(op, actor, "openrouter"));
+        assert!(chain.scope(op, actor).is_empty());
+        // Neither can a passkey give the revoked actor a scope again.
+        let call = chain.set_call(op, actor, &list, &first);
+        let err = expect::<S::NotActiveAgentActor>(chain.send(first.address, call));
+        assert_eq!((err.operatorOmni, err.actorOmni), (op, actor));
+        let call = chain.revoke_call(op, actor, &first);
+        expect::<S::NotActiveAgentActor>(chain.send(first.address, call));
+        assert_eq!(chain.nonce(op, actor), U256::from(1));
+        // The next generation is another actor, with an empty scope of its own.
+        let next = agent_actor(op, "bot", 2);
+        assert_ne!(next, actor);
+        let k = K10::new(0x67);
+        let call = R::registerAgentDeviceCall {
+            agent: k.address,
+            label: "bot".into(),
+            generation: 2,
+            agentSig: k.sign(agent_consent(chain.registry, op, next, k.address)),
+        };
+        chain.reg(first.address, call);
+        assert!(chain.scope(op, next).is_empty());
+        assert!(!chain.in_scope(op, next, "aws"));
+    }
+}
+
+#[test]
 fn approver_refusals() {
     for spec in SPECS {
         let Fixture {
@@ -413,15 +484,17 @@ fn approver_refusals() {
         assert_eq!(err.deviceKeyHash, B256::repeat_byte(7));
         // The agent device is not a master.
         let mut call = chain.set_call(op, actor, &list, &first);
-        call.approverDeviceKeyHash = device_hash(Address::repeat_byte(0x61));
+        call.approverDeviceKeyHash = device_hash(K10::new(0x61).address);
         expect::<S::NotScopeApprover>(chain.send(first.address, call));
         // The stranger approving a change of its own operator's agent works, so the refusal
         // above was about the operator.
         let other = operator_omni(stranger.address);
-        let call = chain.set_call(other, actor, &list, &stranger);
+        let own = chain.add_agent(other, &stranger, &K10::new(0x65), "bot");
+        let call = chain.set_call(other, own, &list, &stranger);
         chain
             .send(stranger.address, call)
             .expect("the stranger's own operator");
+        assert!(chain.in_scope(other, own, "openrouter"));
         assert!(!chain.in_scope(op, actor, "openrouter"));
         assert_eq!(chain.nonce(op, actor), U256::ZERO);
     }
@@ -450,14 +523,26 @@ fn submitter_refusals() {
             let err = expect::<S::SubmitterNotMaster>(chain.send(submitter, call));
             assert_eq!((err.submitter, err.operatorOmni), (submitter, op));
         }
-        // The actor must be an agent, not empty and not the operator itself.
-        for bad in [B256::ZERO, op] {
+        // The actor must be an active agent actor of the operator: not empty, not the
+        // operator itself, not one never registered, not another operator's agent (nor the
+        // other operator's omni), even with that operator's own approval.
+        let other = operator_omni(stranger.address);
+        let foreign = chain.add_agent(other, &stranger, &K10::new(0x65), "bot");
+        for bad in [B256::ZERO, op, agent_actor(op, "bot", 2), foreign, other] {
             let call = chain.set_call(op, bad, &list, &first);
-            expect::<S::InvalidActorOmni>(chain.send(first.address, call));
+            let err = expect::<S::NotActiveAgentActor>(chain.send(first.address, call));
+            assert_eq!((err.operatorOmni, err.actorOmni), (op, bad));
             let call = chain.revoke_call(op, bad, &first);
-            expect::<S::InvalidActorOmni>(chain.send(first.address, call));
+            expect::<S::NotActiveAgentActor>(chain.send(first.address, call));
         }
+        // A stranger naming the victim's agent under its own operator, or under the victim's.
+        let call = chain.set_call(other, actor, &list, &stranger);
+        let err = expect::<S::NotActiveAgentActor>(chain.send(stranger.address, call));
+        assert_eq!((err.operatorOmni, err.actorOmni), (other, actor));
+        let call = chain.set_call(op, actor, &list, &stranger);
+        expect::<S::SubmitterNotMaster>(chain.send(stranger.address, call));
         assert_eq!(chain.nonce(op, actor), U256::ZERO);
+        assert!(!chain.in_scope(other, actor, "openrouter"));
     }
 }
 
@@ -504,8 +589,9 @@ fn assertion_refusals() {
         };
         expect::<K11Verifier::ChallengeMismatch>(chain.send(first.address, revoke));
         // Another agent's approval.
+        let second = chain.add_agent(op, &first, &K10::new(0x66), "bot-2");
         let mut call = chain.set_call(op, actor, &list, &first);
-        call.actorOmni = B256::repeat_byte(0x63);
+        call.actorOmni = second;
         expect::<K11Verifier::ChallengeMismatch>(chain.send(first.address, call));
 
         // Duplicate service, validly approved.

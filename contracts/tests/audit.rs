@@ -10,7 +10,7 @@ use agentkeys_contracts::SpecId;
 use agentkeys_contracts::{Evm, Receipt, Revert};
 use alloy::primitives::{keccak256, Address, B256, U256};
 use alloy::sol_types::{SolCall, SolError, SolEvent, SolValue};
-use common::registry::{events, tag, Master, ALL, SPECS};
+use common::registry::{events, master_consent, tag, Master, ALL, SPECS};
 use common::*;
 
 const OWNER: Address = Address::repeat_byte(0x0a);
@@ -423,17 +423,7 @@ fn setup_with_devices(spec: SpecId) -> (Evm, Address, Address, Devices) {
     let op = register_first_master(&mut evm, registry, master.address, &master.passkey);
     let second_master = Master::new(2, ALL);
     add_master(&mut evm, registry, op, &master, &second_master);
-    let agent = Address::repeat_byte(0x61);
-    send(
-        &mut evm,
-        master.address,
-        registry,
-        SidecarRegistry::registerAgentDeviceCall {
-            agentAddress: agent,
-            actorOmni: B256::repeat_byte(0x62),
-        },
-    )
-    .expect("registerAgentDevice");
+    let agent = register_agent(&mut evm, registry, master.address, 0x61);
     let other_master = Master::new(3, ALL);
     let other_op = register_first_master(
         &mut evm,
@@ -466,11 +456,16 @@ fn add_master(evm: &mut Evm, registry: Address, op: B256, approver: &Master, new
     );
     let (x, y) = new.passkey.public();
     let call = SidecarRegistry::registerAdditionalMasterDeviceCall {
-        newDevice: new.address,
-        roles: new.roles,
-        k11X: x,
-        k11Y: y,
-        rpIdHash: new.passkey.rp_id_hash(),
+        m: SidecarRegistry::NewMaster {
+            device: new.address,
+            roles: new.roles,
+            k11X: x,
+            k11Y: y,
+            rpIdHash: new.passkey.rp_id_hash(),
+        },
+        deviceSig: new
+            .k10
+            .sign(master_consent(registry, op, new.address, new.roles)),
         approverDeviceKeyHashes: vec![approver.hash()],
         assertions: vec![approver.passkey.assert(challenge).into()],
         newDeviceAssertion: new.passkey.assert(challenge).into(),

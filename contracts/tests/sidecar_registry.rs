@@ -8,7 +8,7 @@ mod common;
 use agentkeys_contracts::bindings::{K11Verifier, SidecarRegistry};
 use agentkeys_contracts::{Evm, Receipt, Revert, SpecId};
 use alloy::primitives::{keccak256, Address, Bytes, B256, U256};
-use alloy::sol_types::{SolCall, SolValue};
+use alloy::sol_types::{SolCall, SolError, SolValue};
 use common::registry::*;
 use common::webauthn::{sha256, Passkey, Signed, UP};
 use common::CHAIN_ID;
@@ -17,6 +17,8 @@ use SidecarRegistry as R;
 
 const TIER_MASTER: u8 = 1;
 const TIER_AGENT: u8 = 2;
+const ACTOR_ACTIVE: u8 = 1;
+const ACTOR_REVOKED: u8 = 2;
 
 fn abi(s: Signed) -> R::WebAuthnAssertion {
     s.into()
@@ -83,8 +85,17 @@ impl Chain {
     /// The challenge computed here, checked against the contract's `challengeFor`.
     fn challenge(&mut self, op_tag: B256, op: B256, params: B256) -> B256 {
         let nonce = self.nonce(op);
-        let local =
-            keccak256((op_tag, op, params, U256::from(CHAIN_ID), nonce).abi_encode_params());
+        let local = keccak256(
+            (
+                op_tag,
+                op,
+                params,
+                U256::from(CHAIN_ID),
+                self.registry,
+                nonce,
+            )
+                .abi_encode_params(),
+        );
         let remote = self.view(R::challengeForCall {
             opTag: op_tag,
             operatorOmni: op,
@@ -134,11 +145,16 @@ impl Chain {
         let ch = self.add_challenge(op, new);
         let (x, y) = new.passkey.public();
         R::registerAdditionalMasterDeviceCall {
-            newDevice: new.address,
-            roles: new.roles,
-            k11X: x,
-            k11Y: y,
-            rpIdHash: new.passkey.rp_id_hash(),
+            m: R::NewMaster {
+                device: new.address,
+                roles: new.roles,
+                k11X: x,
+                k11Y: y,
+                rpIdHash: new.passkey.rp_id_hash(),
+            },
+            deviceSig: new
+                .k10
+                .sign(master_consent(self.registry, op, new.address, new.roles)),
             approverDeviceKeyHashes: approvers.iter().map(|m| m.hash()).collect(),
             assertions: approvers
                 .iter()
@@ -188,6 +204,24 @@ impl Chain {
                 .iter()
                 .map(|m| abi(m.passkey.assert(ch)))
                 .collect(),
+        }
+    }
+
+    /// `registerAgentDevice` of agent `label`/`generation` of operator `op`, with the agent
+    /// key's consent.
+    fn agent_call(
+        &self,
+        op: B256,
+        agent: &K10,
+        label: &str,
+        generation: u32,
+    ) -> R::registerAgentDeviceCall {
+        let actor = agent_actor(op, label, generation);
+        R::registerAgentDeviceCall {
+            agent: agent.address,
+            label: label.into(),
+            generation,
+            agentSig: agent.sign(agent_consent(self.registry, op, actor, agent.address)),
         }
     }
 
@@ -532,15 +566,11 @@ fn second_registration_with_or_without_passkey_refused() {
         let err =
             expect::<R::DeviceAlreadyRegistered>(chain.send(masters[1].address, without.clone()));
         assert_eq!(err.deviceKeyHash, masters[1].hash());
-        let agent = Address::repeat_byte(0x61);
+        let agent_key = K10::new(0x61);
+        let agent = agent_key.address;
+        let call = chain.agent_call(op2, &agent_key, "bot", 1);
         chain
-            .send(
-                m.address,
-                R::registerAgentDeviceCall {
-                    agentAddress: agent,
-                    actorOmni: B256::repeat_byte(0x62),
-                },
-            )
+            .send(masters[0].address, call)
             .expect("registerAgentDevice");
         let err = expect::<R::DeviceAlreadyRegistered>(chain.send(agent, without));
         assert_eq!(err.deviceKeyHash, device_hash(agent));
@@ -600,60 +630,15 @@ fn passkey_less_operator_cannot_use_k11() {
         assert_eq!(chain.nonce(op), U256::from(1));
         assert_eq!(chain.threshold(op), U256::from(1));
 
-        // Agents need no passkey: registered and revoked by the passkey-less master.
-        let agent = Address::repeat_byte(0x61);
-        let actor = B256::repeat_byte(0x62);
-        let receipt = chain
-            .send(
-                m.address,
-                R::registerAgentDeviceCall {
-                    agentAddress: agent,
-                    actorOmni: actor,
-                },
-            )
-            .expect("registerAgentDevice");
-        let ev = events::<R::AgentDeviceRegistered>(&receipt, chain.registry);
-        assert_eq!(ev.len(), 1);
-        assert_eq!(
-            (
-                ev[0].operatorOmni,
-                ev[0].deviceKeyHash,
-                ev[0].device,
-                ev[0].actorOmni,
-                ev[0].submitterDeviceKeyHash
-            ),
-            (op, device_hash(agent), agent, actor, m.hash())
-        );
-        let d = chain.device(device_hash(agent));
-        assert_eq!(
-            (d.tier, d.roles, d.operatorOmni, d.actorOmni),
-            (TIER_AGENT, CAP_MINT, op, actor)
-        );
-        assert!(chain.active(device_hash(agent)));
-
-        let receipt = chain
-            .send(
-                m.address,
-                R::revokeAgentDeviceCall {
-                    deviceKeyHash: device_hash(agent),
-                },
-            )
-            .expect("revokeAgentDevice");
-        let ev = events::<R::AgentDeviceRevoked>(&receipt, chain.registry);
-        assert_eq!(ev.len(), 1);
-        assert_eq!(
-            (
-                ev[0].operatorOmni,
-                ev[0].deviceKeyHash,
-                ev[0].submitterDeviceKeyHash
-            ),
-            (op, device_hash(agent), m.hash())
-        );
-        assert!(!chain.active(device_hash(agent)));
-        assert_eq!(chain.nonce(op), U256::from(1), "no K11, no nonce");
+        // Agents need SCOPE_MGMT, which a passkey-less master lacks.
+        let agent = K10::new(0x61);
+        let call = chain.agent_call(op, &agent, "bot", 1);
+        let err = expect::<R::MissingRole>(chain.send(m.address, call));
+        assert_eq!((err.submitter, err.role), (m.address, SCOPE_MGMT));
+        assert!(!chain.active(device_hash(agent.address)));
         assert_eq!(
             chain.view(R::getOperatorDevicesCall { operatorOmni: op }),
-            vec![m.hash(), device_hash(agent)]
+            vec![m.hash()]
         );
     }
 }
@@ -727,7 +712,7 @@ fn attach_passkey() {
             let fresh = Master {
                 address: submitter,
                 passkey: Passkey::new(0x55, "localhost"),
-                roles: ALL,
+                ..Master::new(0x0e, ALL)
             };
             let call = chain.attach_call(op, &fresh);
             let err = expect::<R::OperatorHasPasskey>(chain.send(submitter, call));
@@ -743,19 +728,19 @@ fn attach_passkey_refusals() {
         let mut chain = Chain::new(spec);
         let m = Master::new(5, ALL);
         let op = chain.passkey_less_operator(&m);
-        let agent = Address::repeat_byte(0x61);
+        // A passkey-less operator has no agents; an agent of another operator is no master.
+        let other = Master::new(0x0f, ALL);
+        chain.register_first(&other);
+        let (other_op, others) = (operator_omni(other.address), [other]);
+        let agent_key = K10::new(0x61);
+        let agent = agent_key.address;
+        let call = chain.agent_call(other_op, &agent_key, "bot", 1);
         chain
-            .send(
-                m.address,
-                R::registerAgentDeviceCall {
-                    agentAddress: agent,
-                    actorOmni: B256::repeat_byte(0x62),
-                },
-            )
+            .send(others[0].address, call)
             .expect("registerAgentDevice");
 
-        // Submitters that are no active master: an outsider, the operator's agent, and that
-        // agent once revoked.
+        // Submitters that are no active master: an outsider, an agent, and that agent once
+        // revoked.
         let call = chain.attach_call(op, &m);
         let err = expect::<R::NotActiveMaster>(chain.send(outsider(), call.clone()));
         assert_eq!(err.submitter, outsider());
@@ -763,7 +748,7 @@ fn attach_passkey_refusals() {
         assert_eq!(err.submitter, agent);
         chain
             .send(
-                m.address,
+                others[0].address,
                 R::revokeAgentDeviceCall {
                     deviceKeyHash: device_hash(agent),
                 },
@@ -843,7 +828,7 @@ fn attach_passkey_refusals() {
             let twin = Master {
                 address: m.address,
                 passkey: Passkey::new(seed, "localhost"),
-                roles: ALL,
+                ..Master::new(0x0e, ALL)
             };
             assert_eq!(twin.passkey.public(), holder.passkey.public());
             let call = chain.attach_call(op, &twin);
@@ -959,16 +944,10 @@ fn additional_master_refusals() {
         let call = chain.add_call(op, &new, &[first]);
         let err = expect::<R::NotActiveMaster>(chain.send(outsider(), call));
         assert_eq!(err.submitter, outsider());
-        let agent = Address::repeat_byte(0x61);
-        chain
-            .send(
-                first.address,
-                R::registerAgentDeviceCall {
-                    agentAddress: agent,
-                    actorOmni: B256::repeat_byte(0x61),
-                },
-            )
-            .unwrap();
+        let agent_key = K10::new(0x61);
+        let agent = agent_key.address;
+        let call = chain.agent_call(op, &agent_key, "bot", 1);
+        chain.send(first.address, call).unwrap();
         let call = chain.add_call(op, &new, &[first]);
         expect::<R::NotActiveMaster>(chain.send(agent, call));
 
@@ -1040,9 +1019,15 @@ fn additional_master_refusals() {
         let mut replay = call;
         let newer = Master::new(6, ALL);
         let (x, y) = newer.passkey.public();
-        replay.newDevice = newer.address;
-        replay.k11X = x;
-        replay.k11Y = y;
+        replay.m.device = newer.address;
+        replay.m.k11X = x;
+        replay.m.k11Y = y;
+        replay.deviceSig = newer.k10.sign(master_consent(
+            chain.registry,
+            op,
+            newer.address,
+            newer.roles,
+        ));
         expect::<K11Verifier::ChallengeMismatch>(chain.send(first.address, replay));
 
         // The approver's assertion: wrong RP ID, UV missing, a bad signature, a sign count
@@ -1066,7 +1051,7 @@ fn additional_master_refusals() {
 
         // Input checks.
         let mut bad = chain.add_call(op, &newer, &[first]);
-        bad.newDevice = Address::ZERO;
+        bad.m.device = Address::ZERO;
         expect::<R::ZeroAddress>(chain.send(first.address, bad));
         let call = chain.add_call(op, &new, &[first]);
         expect::<R::DeviceAlreadyRegistered>(chain.send(first.address, call));
@@ -1080,7 +1065,7 @@ fn additional_master_refusals() {
         );
         expect::<R::InvalidRoles>(chain.send(first.address, call));
         let mut call = chain.add_call(op, &newer, &[first]);
-        call.k11Y = U256::ZERO;
+        call.m.k11Y = U256::ZERO;
         expect::<R::InvalidPasskey>(chain.send(first.address, call));
 
         // Nothing above moved the nonce but the one success.
@@ -1103,20 +1088,29 @@ fn agent_register_and_revoke() {
         let mut chain = Chain::new(spec);
         let (op, masters) = chain.operator(2);
         let [first, second] = [&masters[0], &masters[1]];
-        let agent = Address::repeat_byte(0x61);
-        let actor = B256::repeat_byte(0x62);
-        let register = R::registerAgentDeviceCall {
-            agentAddress: agent,
-            actorOmni: actor,
-        };
+        let agent_key = K10::new(0x61);
+        let agent = agent_key.address;
+        let actor = agent_actor(op, "bot-1", 7);
+        let register = chain.agent_call(op, &agent_key, "bot-1", 7);
         let nonce = chain.nonce(op);
+
+        // The contract's derivation is the client's, for every generation width.
+        for g in [0u32, 7, 10, 4_294_967_295] {
+            let on_chain = chain.view(R::agentActorOfCall {
+                operatorOmni: op,
+                label: "bot-1".into(),
+                generation: g,
+            });
+            assert_eq!(
+                on_chain,
+                agent_actor(op, "bot-1", g),
+                "{spec:?} generation {g}"
+            );
+        }
 
         expect::<R::NotActiveMaster>(chain.send(outsider(), register.clone()));
         let mut bad = register.clone();
-        bad.actorOmni = B256::ZERO;
-        expect::<R::InvalidActorOmni>(chain.send(first.address, bad));
-        let mut bad = register.clone();
-        bad.agentAddress = Address::ZERO;
+        bad.agent = Address::ZERO;
         expect::<R::ZeroAddress>(chain.send(first.address, bad));
 
         let receipt = chain.send(first.address, register.clone()).unwrap();
@@ -1142,14 +1136,30 @@ fn agent_register_and_revoke() {
             (U256::ZERO, U256::ZERO, B256::ZERO)
         );
         assert!(chain.active(device_hash(agent)));
+        let record = chain.view(R::getActorCall { actorOmni: actor });
+        assert_eq!((record.operatorOmni, record.status), (op, ACTOR_ACTIVE));
+        assert!(chain.view(R::isActiveAgentActorCall {
+            operatorOmni: op,
+            actorOmni: actor
+        }));
         assert_eq!(chain.nonce(op), nonce, "no K11, no nonce");
-        expect::<R::DeviceAlreadyRegistered>(chain.send(second.address, register.clone()));
+        // Once registered, the actor is taken and the key too.
+        expect::<R::ActorAlreadyActive>(chain.send(second.address, register.clone()));
+        let call = chain.agent_call(op, &agent_key, "bot-9", 1);
+        let err = expect::<R::DeviceAlreadyRegistered>(chain.send(second.address, call));
+        assert_eq!(err.deviceKeyHash, device_hash(agent));
+
+        // The actor is taken, whatever key would take it.
+        let twin = K10::new(0x62);
+        let call = chain.agent_call(op, &twin, "bot-1", 7);
+        let err = expect::<R::ActorAlreadyActive>(chain.send(second.address, call));
+        assert_eq!(err.actorOmni, actor);
+
         // An agent is not a master: it cannot register agents, or masters as agents.
-        let mut other = register.clone();
-        other.agentAddress = Address::repeat_byte(0x63);
-        expect::<R::NotActiveMaster>(chain.send(agent, other));
-        let mut master_as_agent = register.clone();
-        master_as_agent.agentAddress = second.address;
+        let call = chain.agent_call(op, &twin, "bot-2", 1);
+        expect::<R::NotActiveMaster>(chain.send(agent, call));
+        let mut master_as_agent = chain.agent_call(op, &second.k10, "bot-2", 1);
+        master_as_agent.agent = second.address;
         expect::<R::DeviceAlreadyRegistered>(chain.send(first.address, master_as_agent));
 
         // Revocation: not by outsiders, agents or another operator's master.
@@ -1184,10 +1194,262 @@ fn agent_register_and_revoke() {
         );
         assert!(!chain.active(device_hash(agent)));
         assert!(chain.device(device_hash(agent)).revoked);
+        let record = chain.view(R::getActorCall { actorOmni: actor });
+        assert_eq!((record.operatorOmni, record.status), (op, ACTOR_REVOKED));
+        assert!(!chain.view(R::isActiveAgentActorCall {
+            operatorOmni: op,
+            actorOmni: actor
+        }));
         expect::<R::NotActiveAgentOfOperator>(chain.send(first.address, revoke));
-        // A revoked agent cannot come back under the same key.
-        expect::<R::DeviceAlreadyRegistered>(chain.send(first.address, register));
+        // A revoked agent cannot come back, under the same key or a new one: only a new
+        // generation is a new actor, and the revoked key stays revoked.
+        let err = expect::<R::ActorRevoked>(chain.send(first.address, register));
+        assert_eq!(err.actorOmni, actor);
+        let call = chain.agent_call(op, &agent_key, "bot-1", 8);
+        expect::<R::DeviceAlreadyRegistered>(chain.send(first.address, call));
+        let call = chain.agent_call(op, &twin, "bot-1", 7);
+        let err = expect::<R::ActorRevoked>(chain.send(first.address, call));
+        assert_eq!(err.actorOmni, actor);
+        let call = chain.agent_call(op, &twin, "bot-1", 8);
+        chain.send(first.address, call).expect("next generation");
         assert_eq!(chain.nonce(op), nonce);
+    }
+}
+
+#[test]
+fn agent_registration_refusals() {
+    for spec in SPECS {
+        let mut chain = Chain::new(spec);
+        let (op, masters) = chain.operator(1);
+        let first = &masters[0];
+        let agent = K10::new(0x61);
+
+        // Labels outside [a-z0-9-]{1,32}, refused before anything else is looked at.
+        for label in ["", "Bot", "bot_1", "bot.1", "bot 1", "ünï", &"a".repeat(33)] {
+            let call = chain.agent_call(op, &agent, "bot", 1);
+            let call = R::registerAgentDeviceCall {
+                label: label.into(),
+                ..call
+            };
+            let err = expect::<R::InvalidAgentLabel>(chain.send(first.address, call));
+            assert_eq!(err.label, label, "{spec:?}");
+            let err = chain
+                .evm
+                .call(
+                    outsider(),
+                    chain.registry,
+                    R::agentActorOfCall {
+                        operatorOmni: op,
+                        label: label.into(),
+                        generation: 1,
+                    }
+                    .abi_encode()
+                    .into(),
+                )
+                .expect_err("agentActorOf refuses the label");
+            assert_eq!(err.selector(), Some(R::InvalidAgentLabel::SELECTOR));
+        }
+        let longest = "a".repeat(32);
+        let call = chain.agent_call(op, &K10::new(0x70), &longest, 1);
+        chain.send(first.address, call).expect("32 characters");
+
+        // Masters without SCOPE_MGMT: no role at all, CAP_MINT and RECOVERY only.
+        for (n, roles) in [(2u8, 0u8), (3, CAP_MINT), (4, CAP_MINT | RECOVERY)] {
+            let m = Master::new(n, roles);
+            let call = chain.add_call(op, &m, &[first]);
+            chain.send(first.address, call).expect("add master");
+            let call = chain.agent_call(op, &agent, "bot", 1);
+            let err = expect::<R::MissingRole>(chain.send(m.address, call));
+            assert_eq!((err.submitter, err.role), (m.address, SCOPE_MGMT));
+        }
+        let scoper = Master::new(5, SCOPE_MGMT);
+        let call = chain.add_call(op, &scoper, &[first]);
+        chain.send(first.address, call).expect("add master");
+
+        // Consent: missing, truncated, by another key, over another operator, actor, agent,
+        // chain or contract, high s, v not 27 or 28.
+        let actor = agent_actor(op, "bot", 1);
+        let good = chain.agent_call(op, &agent, "bot", 1);
+        let other = K10::new(0x62);
+        let stranger_op = operator_omni(Master::new(9, ALL).address);
+        let spoiled: Vec<(&str, Bytes)> = vec![
+            ("missing", Bytes::new()),
+            ("truncated", good.agentSig.slice(..64)),
+            (
+                "too long",
+                [good.agentSig.to_vec(), vec![0]].concat().into(),
+            ),
+            (
+                "another key",
+                other.sign(agent_consent(chain.registry, op, actor, agent.address)),
+            ),
+            (
+                "another operator",
+                agent.sign(agent_consent(
+                    chain.registry,
+                    stranger_op,
+                    actor,
+                    agent.address,
+                )),
+            ),
+            (
+                "another actor",
+                agent.sign(agent_consent(
+                    chain.registry,
+                    op,
+                    agent_actor(op, "bot", 2),
+                    agent.address,
+                )),
+            ),
+            (
+                "another agent",
+                agent.sign(agent_consent(chain.registry, op, actor, other.address)),
+            ),
+            (
+                "another contract",
+                agent.sign(agent_consent(outsider(), op, actor, agent.address)),
+            ),
+            ("another chain", {
+                let digest = keccak256(
+                    (
+                        tag("agentkeys.agentConsent.v1"),
+                        op,
+                        actor,
+                        agent.address,
+                        U256::from(CHAIN_ID + 1),
+                        chain.registry,
+                    )
+                        .abi_encode_params(),
+                );
+                agent.sign(digest)
+            }),
+            ("high s", high_s(&good.agentSig)),
+            ("v 0 or 1", {
+                let mut v = good.agentSig.to_vec();
+                v[64] -= 27;
+                v.into()
+            }),
+        ];
+        for (why, sig) in spoiled {
+            let call = R::registerAgentDeviceCall {
+                agentSig: sig,
+                ..good.clone()
+            };
+            let err = expect::<R::InvalidDeviceConsent>(chain.send(scoper.address, call));
+            assert_eq!(err.device, agent.address, "{spec:?}: {why}");
+        }
+        // The digest the client signs is the contract's.
+        assert_eq!(
+            chain.view(R::agentConsentDigestCall {
+                operatorOmni: op,
+                actorOmni: actor,
+                agent: agent.address,
+            }),
+            agent_consent(chain.registry, op, actor, agent.address)
+        );
+        assert!(!chain.active(device_hash(agent.address)));
+
+        // A stranger operator cannot take a victim's agent key: the victim's agent consented
+        // to the victim's operator only, and a consent for the stranger's derived actor is
+        // one the stranger cannot forge.
+        chain
+            .send(scoper.address, good.clone())
+            .expect("victim's agent");
+        let victim_agent = K10::new(0x63);
+        let stranger = Master::new(9, ALL);
+        chain.register_first(&stranger);
+        let call = chain.agent_call(op, &victim_agent, "bot", 2);
+        let err = expect::<R::InvalidDeviceConsent>(chain.send(stranger.address, call));
+        assert_eq!(err.device, victim_agent.address);
+        // With its own key the stranger's agent lands in the stranger's operator, under an
+        // actor derived from it: never the victim's operator or agents.
+        let own = K10::new(0x64);
+        let call = chain.agent_call(stranger_op, &own, "bot", 1);
+        chain
+            .send(stranger.address, call)
+            .expect("stranger's own agent");
+        let d = chain.device(device_hash(own.address));
+        assert_eq!(
+            (d.operatorOmni, d.actorOmni),
+            (stranger_op, agent_actor(stranger_op, "bot", 1))
+        );
+        assert_ne!(d.actorOmni, actor);
+        assert_ne!(d.actorOmni, op);
+    }
+}
+
+#[test]
+fn master_consent_refusals() {
+    for spec in SPECS {
+        let mut chain = Chain::new(spec);
+        let (op, masters) = chain.operator(1);
+        let first = &masters[0];
+        let new = Master::new(5, CAP_MINT | SCOPE_MGMT);
+        let good = chain.add_call(op, &new, &[first]);
+        assert_eq!(
+            chain.view(R::masterConsentDigestCall {
+                operatorOmni: op,
+                newDevice: new.address,
+                roles: new.roles,
+            }),
+            master_consent(chain.registry, op, new.address, new.roles)
+        );
+
+        // A stranger registers the victim's device address under its own operator: the
+        // device never signed for that operator.
+        let stranger = Master::new(9, ALL);
+        chain.register_first(&stranger);
+        let stranger_op = operator_omni(stranger.address);
+        let mut squat = chain.add_call(stranger_op, &new, &[&stranger]);
+        squat.deviceSig = new
+            .k10
+            .sign(master_consent(chain.registry, op, new.address, new.roles));
+        let err = expect::<R::InvalidDeviceConsent>(chain.send(stranger.address, squat));
+        assert_eq!(err.device, new.address);
+
+        let other = K10::new(0x62);
+        let spoiled: Vec<(&str, Bytes)> = vec![
+            ("missing", Bytes::new()),
+            (
+                "another key",
+                other.sign(master_consent(chain.registry, op, new.address, new.roles)),
+            ),
+            (
+                "other roles",
+                new.k10
+                    .sign(master_consent(chain.registry, op, new.address, ALL)),
+            ),
+            (
+                "another contract",
+                new.k10
+                    .sign(master_consent(outsider(), op, new.address, new.roles)),
+            ),
+            ("another chain", {
+                let digest = keccak256(
+                    (
+                        tag("agentkeys.masterConsent.v1"),
+                        op,
+                        new.address,
+                        U256::from(new.roles),
+                        U256::from(CHAIN_ID + 1),
+                        chain.registry,
+                    )
+                        .abi_encode_params(),
+                );
+                new.k10.sign(digest)
+            }),
+            ("high s", high_s(&good.deviceSig)),
+        ];
+        for (why, sig) in spoiled {
+            let mut call = chain.add_call(op, &new, &[first]);
+            call.deviceSig = sig;
+            let err = expect::<R::InvalidDeviceConsent>(chain.send(first.address, call));
+            assert_eq!(err.device, new.address, "{spec:?}: {why}");
+        }
+        assert!(!chain.active(new.hash()));
+        let call = chain.add_call(op, &new, &[first]);
+        chain.send(first.address, call).expect("consented");
+        assert_eq!(chain.device(new.hash()).operatorOmni, op);
     }
 }
 
@@ -1320,9 +1582,8 @@ fn recovery_story() {
         chain.register_first(&primary);
         let op = operator_omni(primary.address);
         let companion = Master {
-            address: Address::repeat_byte(0xc2),
             passkey: Passkey::new(0x52, "companion.localhost"),
-            roles: ALL,
+            ..Master::new(0x0c, ALL)
         };
 
         // device add (companion): the primary approves, the companion proves its passkey.
@@ -1371,13 +1632,8 @@ fn recovery_story() {
         );
         assert_eq!(chain.nonce(op), U256::from(5));
         // The revoked spare may no longer act for the operator.
-        let err = expect::<R::NotActiveMaster>(chain.send(
-            spare.address,
-            R::registerAgentDeviceCall {
-                agentAddress: Address::repeat_byte(0x61),
-                actorOmni: B256::repeat_byte(0x62),
-            },
-        ));
+        let call = chain.agent_call(op, &K10::new(0x61), "bot", 1);
+        let err = expect::<R::NotActiveMaster>(chain.send(spare.address, call));
         assert_eq!(err.submitter, spare.address);
     }
 }
@@ -1562,11 +1818,9 @@ fn gas() {
             a.address,
             call.abi_encode().into(),
         );
-        let agent = Address::repeat_byte(0x61);
-        let call = R::registerAgentDeviceCall {
-            agentAddress: agent,
-            actorOmni: B256::repeat_byte(0x62),
-        };
+        let agent_key = K10::new(0x61);
+        let agent = agent_key.address;
+        let call = chain.agent_call(op, &agent_key, "bot", 1);
         row(
             &mut chain,
             "registerAgentDevice",
@@ -1654,9 +1908,8 @@ fn a_passkey_belongs_to_one_master_only() {
         // A second device presenting the first master's passkey. Every assertion in the call is
         // valid (the new passkey's included), so only the uniqueness check can refuse it.
         let twin = Master {
-            address: Address::repeat_byte(0xb3),
             passkey: Passkey::new(0x41, "localhost"),
-            roles: ALL,
+            ..Master::new(0x0b, ALL)
         };
         assert_eq!(twin.passkey.public(), first.passkey.public());
         let nonce = chain.nonce(op);
@@ -1675,9 +1928,8 @@ fn a_passkey_belongs_to_one_master_only() {
         let call = chain.revoke_call(op, second.hash(), &[first]);
         chain.send(first.address, call).expect("revokeMasterDevice");
         let twin = Master {
-            address: Address::repeat_byte(0xb4),
             passkey: Passkey::new(0x42, "localhost"),
-            roles: ALL,
+            ..Master::new(0x0d, ALL)
         };
         let call = chain.add_call(op, &twin, &[first]);
         let err = expect::<R::PasskeyAlreadyRegistered>(chain.send(first.address, call));
@@ -1686,6 +1938,7 @@ fn a_passkey_belongs_to_one_master_only() {
         // A fresh passkey on the same device goes through.
         let fresh = Master {
             address: twin.address,
+            k10: twin.k10.clone(),
             passkey: Passkey::new(0x55, "localhost"),
             roles: ALL,
         };

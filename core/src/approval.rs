@@ -120,8 +120,16 @@ impl ApprovalParams {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum ApprovalAnswer {
-    Approved { assertion: ChainAssertion },
-    Declined { reason: String },
+    Approved {
+        assertion: ChainAssertion,
+        /// A device approving its own registration as a master also consents with its K10
+        /// key: `0x` hex r ‖ s ‖ v over the registry's `masterConsentDigest`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        consent: Option<String>,
+    },
+    Declined {
+        reason: String,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -142,6 +150,9 @@ pub struct ApprovalStatus {
     pub assertion: Option<ChainAssertion>,
     #[serde(default)]
     pub reason: Option<String>,
+    /// The approver's K10 consent, when it approved its own registration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consent: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -383,7 +394,13 @@ impl ApprovalAnswer {
                 }
                 Ok(())
             }
-            ApprovalAnswer::Approved { assertion } => {
+            ApprovalAnswer::Approved { assertion, consent } => {
+                if consent
+                    .as_deref()
+                    .is_some_and(|c| crate::device_key::parse_signature_hex(c).is_none())
+                {
+                    return Err(invalid("the consent is not a 65-byte signature in hex"));
+                }
                 if assertion.client_data_json.len() > MAX_CLIENT_DATA_BYTES
                     || assertion.authenticator_data.len() > MAX_AUTH_DATA_BYTES
                 {
@@ -640,11 +657,25 @@ mod tests {
         );
         let ok = ApprovalAnswer::Approved {
             assertion: assertion_with(&good),
+            consent: None,
         };
         ok.check_for(&r).unwrap();
+        let consented = ApprovalAnswer::Approved {
+            assertion: assertion_with(&good),
+            consent: Some(format!("0x{}", "ab".repeat(65))),
+        };
+        consented.check_for(&r).unwrap();
+        for junk in ["0x1234", "not hex", ""] {
+            let bad = ApprovalAnswer::Approved {
+                assertion: assertion_with(&good),
+                consent: Some(junk.into()),
+            };
+            assert_eq!(code(bad.check_for(&r)), ErrorCode::ApprovalInvalid);
+        }
         let other = format!(r#"{{{}}}"#, challenge_field(&[8u8; 32]));
         let bad = ApprovalAnswer::Approved {
             assertion: assertion_with(&other),
+            consent: None,
         };
         assert_eq!(code(bad.check_for(&r)), ErrorCode::ApprovalInvalid);
         let declined = ApprovalAnswer::Declined {
@@ -670,6 +701,7 @@ mod tests {
             approver: r.approver,
             assertion: None,
             reason: None,
+            consent: None,
         };
         assert_eq!(serde_json::to_value(&status).unwrap()["state"], "expired");
     }

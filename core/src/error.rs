@@ -163,6 +163,8 @@ error_codes! {
     ThresholdInvalid => ("threshold_invalid", 400, exit::INVALID_INPUT, "the recovery threshold must be between 1 and the number of active RECOVERY masters"),
     CompanionNotReady => ("companion_not_ready", 409, exit::REFUSED, "the companion has no passkey yet; run `agentkeys companion init` on it first"),
     DeviceAlreadyRegistered => ("device_already_registered", 409, exit::REFUSED, "that device is already registered on chain (to this or another operator), or was revoked; a device key is registered once"),
+    DeviceConsentMissing => ("device_consent_missing", 409, exit::REFUSED, "the new device did not consent with its own key to joining this operator"),
+    DeviceForeignOperator => ("device_foreign_operator", 409, exit::REFUSED, "the chain holds this device as a master of an operator it never joined; it refuses to act for that operator"),
     AgentNotPermitted => ("agent_not_permitted", 403, exit::REFUSED, "an agent may only read and list its own secrets"),
 }
 

@@ -30,6 +30,13 @@ pub struct Ask<'a> {
     pub params: Option<ApprovalParams>,
 }
 
+/// One approval: who, its assertion, and its K10 consent if it approved its own registration.
+pub struct Answer {
+    pub approver: Address,
+    pub assertion: ChainAssertion,
+    pub consent: Option<String>,
+}
+
 /// Asks every candidate and returns the first `needed` approvals, in answer order.
 pub async fn collect(
     relay: &RelayClient,
@@ -39,6 +46,22 @@ pub async fn collect(
     candidates: &[Address],
     needed: usize,
 ) -> Result<Vec<(Address, ChainAssertion)>, ApiError> {
+    let answers = collect_answers(relay, key, progress, ask, candidates, needed).await?;
+    Ok(answers
+        .into_iter()
+        .map(|a| (a.approver, a.assertion))
+        .collect())
+}
+
+/// [`collect`], with each approver's consent as answered.
+pub async fn collect_answers(
+    relay: &RelayClient,
+    key: &DeviceKey,
+    progress: &Progress,
+    ask: &Ask<'_>,
+    candidates: &[Address],
+    needed: usize,
+) -> Result<Vec<Answer>, ApiError> {
     if needed == 0 {
         return Ok(Vec::new());
     }
@@ -102,7 +125,11 @@ pub async fn collect(
                             "an approval came without its assertion",
                         )
                     })?;
-                    approved.push((approver, assertion));
+                    approved.push(Answer {
+                        approver,
+                        assertion,
+                        consent: status.consent,
+                    });
                 }
                 ApprovalState::Declined => {
                     pending.remove(&id);

@@ -13,6 +13,10 @@ pub mod relay_client;
 pub mod socket;
 pub mod stack;
 pub mod storage;
+/// Software passkeys: P-256 keys that answer WebAuthn assertions as an authenticator does,
+/// shared with the contract tests.
+#[path = "../../contracts/tests/common/webauthn.rs"]
+pub mod webauthn;
 
 use std::path::PathBuf;
 

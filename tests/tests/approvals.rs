@@ -3,23 +3,21 @@
 //! client) and answers; the master's long poll returns the answer. Every refusal asserts its
 //! exact status and code.
 
-use agentkeys_contracts::bindings::SidecarRegistry;
 use agentkeys_core::approval::{ApprovalAnswer, ApprovalRequest, ApprovalState, ApprovalStatus};
 use agentkeys_core::b64;
 use agentkeys_core::device_key::DeviceKey;
-use agentkeys_core::identity::{Address, Omni};
+use agentkeys_core::identity::Address;
 use agentkeys_core::passkey::{
     rp_id_hash, ChainAssertion, CHALLENGE_PREFIX, FLAG_UP, FLAG_UV, RP_ID_COMPANION, TYPE_GET_FIELD,
 };
 use agentkeys_core::routes;
 use agentkeys_core::time_util::now_secs;
 use agentkeys_core::ErrorCode;
+use agentkeys_daemon::chain_ops::challenge::Domain;
 use agentkeys_daemon::relay_client::RelayClient as DaemonClient;
 use agentkeys_tests::agents;
 use agentkeys_tests::relay::RelayProc;
 use agentkeys_tests::relay_client::{code, RelayClient};
-use alloy::primitives::B256;
-use alloy::sol_types::SolCall;
 use futures::StreamExt;
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -183,6 +181,7 @@ async fn approval_happy_path_through_the_daemon_client() {
             &late.request_id,
             &ApprovalAnswer::Approved {
                 assertion: proof.clone(),
+                consent: None,
             },
         )
         .await
@@ -284,6 +283,7 @@ async fn approval_refusals_have_exact_codes() {
             &r.request_id,
             &ApprovalAnswer::Approved {
                 assertion: assertion(&[3; 32]),
+                consent: None,
             },
         )
         .await,
@@ -334,6 +334,7 @@ async fn approval_refusals_have_exact_codes() {
             &to_c.request_id,
             &ApprovalAnswer::Approved {
                 assertion: assertion(&[9; 32]),
+                consent: None,
             },
         )
         .await,
@@ -400,12 +401,11 @@ async fn approval_refusals_have_exact_codes() {
     e.sign_in_only().await;
     let to_e = ask(&a, e.key.address(), [5; 32], 120);
     created(submit(&a, &to_e).await, &to_e);
-    let registry = a.chain_status().await.contracts.registry;
-    let call = SidecarRegistry::registerAgentDeviceCall {
-        agentAddress: e.key.address().0.into(),
-        actorOmni: B256::from(Omni::agent(&a.operator(), "late", 1).unwrap().0),
-    };
-    let (st, v) = a.send_call(&registry, call.abi_encode()).await;
+    agents::ensure_scope_mgmt(&a).await;
+    let chain = a.chain_status().await;
+    let call =
+        agents::agent_registration(Domain::registry(&chain), &a.operator(), &e.key, "late", 1);
+    let (st, v) = a.send_call(&chain.contracts.registry, call).await;
     assert_eq!((st, v["success"].as_bool()), (200, Some(true)), "{v}");
     refused(
         answer(
@@ -413,6 +413,7 @@ async fn approval_refusals_have_exact_codes() {
             &to_e.request_id,
             &ApprovalAnswer::Approved {
                 assertion: assertion(&[5; 32]),
+                consent: None,
             },
         )
         .await,
@@ -508,6 +509,7 @@ async fn approval_expiry_and_waiting() {
             &r.request_id,
             &ApprovalAnswer::Approved {
                 assertion: assertion(&[8; 32]),
+                consent: None,
             },
         )
         .await,

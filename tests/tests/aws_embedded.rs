@@ -5,7 +5,8 @@
 //! Also `aws credential-process` and `aws env`.
 
 use agentkeys_core::names::DataClass;
-use agentkeys_tests::passkey_flow::{ok, refused, text};
+use agentkeys_tests::browser::{AuthenticatorOptions, Browser};
+use agentkeys_tests::passkey_flow::{ok, refused, text, with_passkey, Recorder};
 use agentkeys_tests::relay_client::{code, RelayClient};
 use agentkeys_tests::stack::Stack;
 
@@ -48,11 +49,18 @@ fn results(out: &str) -> std::collections::HashMap<String, String> {
         .collect()
 }
 
-#[test]
-fn aws_exec_reaches_only_the_actors_own_prefix() {
-    let s = Stack::new();
+#[tokio::test(flavor = "multi_thread")]
+async fn aws_exec_reaches_only_the_actors_own_prefix() {
+    // Creating an agent needs SCOPE_MGMT, so the master enrolls a passkey in Chromium.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut urls = Recorder::new(tmp.path(), "primary");
+    let s = Stack::new().with_env("BROWSER", &urls.script);
     s.ok(&["up"], None);
-    s.ok(&["init", "--no-passkey"], None);
+    let browser = Browser::start().await;
+    let page = browser.new_page().await;
+    page.enable_virtual_authenticator(AuthenticatorOptions::default())
+        .await;
+    ok(&with_passkey(&s, &page, &mut urls, &["init"], 2).await);
     s.ok(&["agent", "create", "coder"], None);
 
     // The operator's credentials (a master acts as its operator).

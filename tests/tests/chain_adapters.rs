@@ -4,9 +4,13 @@
 
 use agentkeys_contracts::bindings::{CredentialAudit, SidecarRegistry};
 use agentkeys_core::chain::{ChainEvent, Tier};
+use agentkeys_core::device_key::DeviceKey;
+use agentkeys_core::identity::Omni;
+use agentkeys_daemon::chain_ops::challenge::Domain;
 use agentkeys_relay::chain::embedded::EmbeddedChain;
 use agentkeys_relay::chain::rpc::{self, RpcChain};
 use agentkeys_relay::chain::{events, views, ChainAdapter, ChainError, ChainLog, SignedTx};
+use agentkeys_tests::agents;
 use agentkeys_tests::hardhat::{self, HardhatNode};
 use alloy::consensus::{SignableTransaction, TxEip1559, TxEnvelope};
 use alloy::eips::eip2718::Encodable2718;
@@ -159,18 +163,25 @@ async fn suite(chain: Arc<dyn ChainAdapter>) {
         other => panic!("replay: expected InvalidTx, got {other:?}"),
     }
 
+    // Registering an agent needs SCOPE_MGMT, which comes with a passkey.
+    let domain = Domain {
+        chain_id: chain.chain_id(),
+        contract: agentkeys_core::identity::Address(contracts.registry.into_array()),
+    };
+    let me = agentkeys_core::identity::Address(device.address().into_array());
+    let attach = agents::attach_passkey(domain, &operator, &me);
+    let tx = prepare(chain, &device, contracts.registry, attach.into())
+        .await
+        .expect("attach parameters");
+    let mined = chain.submit_signed(tx).await.expect("attach");
+    assert!(mined.success, "attachPasskey reverted: {mined:?}");
+    let agent = DeviceKey::generate();
+    let register_agent: Bytes =
+        agents::agent_registration(domain, &operator, &agent, "bot", 1).into();
+
     // A transaction signed for another chain never reaches the adapter.
     let p = chain
-        .tx_params(
-            device.address(),
-            contracts.registry,
-            SidecarRegistry::registerAgentDeviceCall {
-                agentAddress: Address::repeat_byte(7),
-                actorOmni: B256::repeat_byte(7),
-            }
-            .abi_encode()
-            .into(),
-        )
+        .tx_params(device.address(), contracts.registry, register_agent.clone())
         .await
         .expect("parameters");
     let foreign = sign(&device, &p, 1, contracts.registry, Bytes::new());
@@ -180,31 +191,20 @@ async fn suite(chain: Arc<dyn ChainAdapter>) {
     ));
 
     // The master registers an agent device and revokes it.
-    let agent = PrivateKeySigner::random();
-    let actor = keccak256(b"agentkeys-test-actor");
-    let tx = prepare(
-        chain,
-        &device,
-        contracts.registry,
-        SidecarRegistry::registerAgentDeviceCall {
-            agentAddress: agent.address(),
-            actorOmni: actor,
-        }
-        .abi_encode()
-        .into(),
-    )
-    .await
-    .expect("agent registration parameters");
+    let actor = Omni::agent(&operator, "bot", 1).expect("label");
+    let tx = prepare(chain, &device, contracts.registry, register_agent)
+        .await
+        .expect("agent registration parameters");
     let mined = chain.submit_signed(tx).await.expect("agent registration");
     assert!(mined.success, "agent registration reverted: {mined:?}");
-    let agent_hash = device_key_hash(agent.address());
+    let agent_hash = B256::from(agent.address().device_key_hash());
     let view = views::device(chain, agent_hash)
         .await
         .expect("device view")
         .expect("agent registered");
     assert_eq!(view.tier, Tier::Agent);
     assert_eq!(view.operator, operator);
-    assert_eq!(view.actor, views::omni(actor));
+    assert_eq!(view.actor, actor);
     assert!(!view.revoked);
     expect_events(chain, &mut rx, mined.tx_hash, &["AgentDeviceRegistered"]).await;
 

@@ -57,9 +57,9 @@ fn store_read_run_and_refusals() {
     let text = s.ok(&["chain", "status"], None);
     assert!(text.contains("adapter:        embedded"), "{text}");
     // A second init keeps the identity and does not register again.
-    // Without a passkey: agents may be created, but what a passkey approves says how to add one.
-    s.ok(&["agent", "create", "coder"], None);
-    let out = s.run(&["scope", "set", "coder", "openrouter"], None);
+    // Without a passkey: what a passkey approves, creating an agent included (it needs
+    // SCOPE_MGMT), says how to add one.
+    let out = s.run(&["agent", "create", "coder"], None);
     one_line_error(&out, 6, "passkey_required");
     assert!(stderr(&out).contains("agentkeys init"), "{}", stderr(&out));
     one_line_error(

@@ -9,7 +9,7 @@ use agentkeys_core::device_key::DeviceKey;
 use agentkeys_core::passkey::rp_id_hash;
 use agentkeys_daemon::ceremony::chain::{to_registry, to_scope};
 use agentkeys_daemon::ceremony::{AssertSpec, Ceremony, CeremonySettings, EnrollSpec, Role};
-use agentkeys_daemon::chain_ops::challenge::{self, OpTag};
+use agentkeys_daemon::chain_ops::challenge::{self, Domain, OpTag};
 use agentkeys_daemon::relay_client::chain_tx::sign_call;
 use agentkeys_relay::chain::embedded::EmbeddedChain;
 use agentkeys_relay::chain::{views, ChainAdapter, ChainError, SignedTx};
@@ -197,22 +197,35 @@ async fn a_chromium_passkey_registers_the_first_master() {
         agentkeys_core::identity::Omni::agent(&agentkeys_core::identity::Omni(op.0), "coder", 1)
             .unwrap();
     let scope_addr = chain.contracts().scope;
+    let domain = |contract: Address| Domain {
+        chain_id: 31337,
+        contract: agentkeys_core::identity::Address(contract.into_array()),
+    };
     let reg = submit(
         "registerAgentDevice",
         chain.as_ref(),
         &device,
         registry,
-        SidecarRegistry::registerAgentDeviceCall {
-            agentAddress: Address::from(agent.address().0),
-            actorOmni: B256::from(actor.0),
-        }
-        .abi_encode(),
+        agentkeys_tests::agents::agent_registration(
+            domain(registry),
+            &actor_op(op),
+            &agent,
+            "coder",
+            1,
+        ),
     )
     .await;
     assert!(reg);
     let services = vec![challenge::service_hash("openrouter")];
     let params = challenge::scope_params(&services);
-    let ours = challenge::scope(OpTag::SetScope, &actor_op(op), &actor, params, 31337, 0);
+    let ours = challenge::scope(
+        OpTag::SetScope,
+        &actor_op(op),
+        &actor,
+        params,
+        domain(scope_addr),
+        0,
+    );
     let theirs = call(
         chain.as_ref(),
         scope_addr,

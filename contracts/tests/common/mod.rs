@@ -85,6 +85,45 @@ pub fn register_first_master(
     op
 }
 
+/// Registers agent "bot" (generation 1) of `master`'s operator, its key made from `seed` and
+/// consenting over the registry's own digest; the agent's address.
+pub fn register_agent(evm: &mut Evm, registry: Address, master: Address, seed: u8) -> Address {
+    let agent = registry::K10::new(seed);
+    let device = view(
+        evm,
+        registry,
+        SidecarRegistry::getDeviceCall {
+            deviceKeyHash: keccak256(master),
+        },
+    );
+    let actor = view(
+        evm,
+        registry,
+        SidecarRegistry::agentActorOfCall {
+            operatorOmni: device.operatorOmni,
+            label: "bot".into(),
+            generation: 1,
+        },
+    );
+    let digest = view(
+        evm,
+        registry,
+        SidecarRegistry::agentConsentDigestCall {
+            operatorOmni: device.operatorOmni,
+            actorOmni: actor,
+            agent: agent.address,
+        },
+    );
+    let call = SidecarRegistry::registerAgentDeviceCall {
+        agent: agent.address,
+        label: "bot".into(),
+        generation: 1,
+        agentSig: agent.sign(digest),
+    };
+    send(evm, master, registry, call).expect("registerAgentDevice");
+    agent.address
+}
+
 pub fn deploy_epoch(evm: &mut Evm, governance: Address) -> Address {
     evm.deploy(addr(0xd0), epoch_init_code(governance)).unwrap()
 }

@@ -5,8 +5,9 @@ use super::webauthn::{sha256, Passkey};
 use super::{init_code, CHAIN_ID};
 use agentkeys_contracts::bindings::{K11Verifier, P256Verifier, SidecarRegistry};
 use agentkeys_contracts::{Evm, Receipt, Revert, SpecId};
-use alloy::primitives::{keccak256, Address, B256, U256};
+use alloy::primitives::{keccak256, Address, Bytes, B256, U256};
 use alloy::sol_types::{SolConstructor, SolError, SolEvent, SolValue};
+use k256::ecdsa::SigningKey;
 
 pub const SPECS: [SpecId; 2] = [SpecId::OSAKA, SpecId::PRAGUE];
 pub const CAP_MINT: u8 = 1;
@@ -38,18 +39,100 @@ pub fn tag(name: &str) -> B256 {
     keccak256(name.as_bytes())
 }
 
-/// A master device: its K10 address, its passkey, its roles.
+/// A K10 device key (secp256k1) made from `seed`, and its EVM address.
+#[derive(Clone)]
+pub struct K10 {
+    pub key: SigningKey,
+    pub address: Address,
+}
+
+impl K10 {
+    pub fn new(seed: u8) -> K10 {
+        let key = SigningKey::from_slice(&[seed; 32]).expect("seed is a valid scalar");
+        let point = key.verifying_key().to_encoded_point(false);
+        let address = Address::from_slice(&keccak256(&point.as_bytes()[1..])[12..]);
+        K10 { key, address }
+    }
+
+    /// r ‖ s ‖ v over `digest` as is (no EIP-191 prefix): low s, v 27 or 28.
+    pub fn sign(&self, digest: B256) -> Bytes {
+        let (sig, recid) = self
+            .key
+            .sign_prehash_recoverable(digest.as_slice())
+            .expect("sign");
+        let mut out = sig.to_bytes().to_vec();
+        out.push(27 + recid.to_byte());
+        out.into()
+    }
+}
+
+/// The malleable twin of a low-s signature: s' = n - s, v flipped. ecrecover accepts it.
+pub fn high_s(sig: &Bytes) -> Bytes {
+    let n = U256::from_str_radix(
+        "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141",
+        16,
+    )
+    .expect("n");
+    let s = U256::from_be_slice(&sig[32..64]);
+    let mut out = sig.to_vec();
+    out[32..64].copy_from_slice(&(n - s).to_be_bytes::<32>());
+    out[64] = if sig[64] == 27 { 28 } else { 27 };
+    out.into()
+}
+
+/// agentkeys_core's agent derivation, written out: sha256("agentkeys-hdkd-v1" ‖ operator ‖
+/// "//" ‖ label ‖ "/" ‖ decimal generation).
+pub fn agent_actor(op: B256, label: &str, generation: u32) -> B256 {
+    let mut data = b"agentkeys-hdkd-v1".to_vec();
+    data.extend_from_slice(op.as_slice());
+    data.extend_from_slice(format!("//{label}/{generation}").as_bytes());
+    B256::from(sha256(&data))
+}
+
+/// keccak256(abi.encode(OP_AGENT_CONSENT, operator, actor, agent, chainid, registry)).
+pub fn agent_consent(registry: Address, op: B256, actor: B256, agent: Address) -> B256 {
+    keccak256(
+        (
+            tag("agentkeys.agentConsent.v1"),
+            op,
+            actor,
+            agent,
+            U256::from(CHAIN_ID),
+            registry,
+        )
+            .abi_encode_params(),
+    )
+}
+
+/// keccak256(abi.encode(OP_MASTER_CONSENT, operator, newDevice, roles, chainid, registry)).
+pub fn master_consent(registry: Address, op: B256, device: Address, roles: u8) -> B256 {
+    keccak256(
+        (
+            tag("agentkeys.masterConsent.v1"),
+            op,
+            device,
+            U256::from(roles),
+            U256::from(CHAIN_ID),
+            registry,
+        )
+            .abi_encode_params(),
+    )
+}
+
+/// A master device: its K10 key and address, its passkey, its roles.
 pub struct Master {
     pub address: Address,
+    pub k10: K10,
     pub passkey: Passkey,
     pub roles: u8,
 }
 
 impl Master {
     pub fn new(n: u8, roles: u8) -> Master {
+        let k10 = K10::new(0xa0 | n);
         Master {
-            // 0xa… makes the address hex contain letters, which must be lowercased.
-            address: Address::repeat_byte(0xa0 | n),
+            address: k10.address,
+            k10,
             passkey: Passkey::new(0x40 + n, "localhost"),
             roles,
         }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use agentkeys_contracts::bindings::SidecarRegistry;
-use agentkeys_core::chain::{DeviceView, Tier};
+use agentkeys_core::chain::{roles, DeviceView, Tier};
 use agentkeys_core::daemon_api::{
     AgentList, AgentNameRequest, AgentRevoked, AgentToken, AgentTokenRevoke, AgentView,
 };
@@ -18,7 +18,7 @@ use axum::extract::State;
 use axum::Json;
 
 use super::{ApiJson, ApiResult};
-use crate::chain_ops::challenge::{evm, service_hash};
+use crate::chain_ops::challenge::{agent_consent, evm, service_hash, Domain};
 use crate::chain_ops::operator;
 use crate::local::agents::AgentRecord;
 use crate::state::{AppState, SharedState};
@@ -79,6 +79,19 @@ pub async fn create(
 ) -> ApiResult<AgentView> {
     validate_agent_label(&req.name)?;
     let (key, me) = master(&state).await?;
+    // The registry refuses the same (MissingRole), but only after a sponsored transaction.
+    if me.roles & roles::SCOPE_MGMT == 0 {
+        return Err(ApiError::new(
+            if me.has_passkey {
+                ErrorCode::DeviceLacksRole
+            } else {
+                ErrorCode::PasskeyRequired
+            },
+            "creating an agent needs a master with SCOPE_MGMT, which comes with a passkey; \
+             run `agentkeys init` to enroll one",
+        )
+        .into());
+    }
     let name = req.name;
     let record = match state.agents.active(&name).await? {
         Some(a) if a.registered => {
@@ -124,14 +137,28 @@ pub async fn create(
         }
     };
     let chain = state.relay.chain_status().await?;
+    // The agent key consents to its actor under this operator; the registry derives the same
+    // actor from (operator, label, generation) and checks the signature.
+    let agent_key = state
+        .agent_keys
+        .load(&record.name, record.generation)
+        .await?;
+    let digest = agent_consent(
+        &me.operator,
+        &record.actor,
+        &record.device,
+        Domain::registry(&chain),
+    );
     state
         .relay
         .send_call(
             &key,
             &chain.contracts.registry,
             SidecarRegistry::registerAgentDeviceCall {
-                agentAddress: evm(&record.device),
-                actorOmni: B256::from(record.actor.0),
+                agent: evm(&record.device),
+                label: record.name.clone(),
+                generation: record.generation,
+                agentSig: agent_key.sign_prehash(&digest).to_vec().into(),
             }
             .abi_encode(),
         )

@@ -8,11 +8,11 @@
 use std::sync::Arc;
 
 use agentkeys_contracts::bindings::SidecarRegistry;
-use agentkeys_core::chain::{roles, Tier, TxReceiptView};
+use agentkeys_core::chain::{roles, DeviceView, Tier, TxReceiptView};
 use agentkeys_core::daemon_api::{InitRequest, JobStarted};
 use agentkeys_core::device_key::DeviceKey;
 use agentkeys_core::error::{ApiError, ErrorCode};
-use agentkeys_core::identity::Omni;
+use agentkeys_core::identity::{Address, Omni};
 use agentkeys_core::wire::InitResponse;
 use alloy::primitives::{B256, U256};
 use alloy::sol_types::SolCall;
@@ -22,7 +22,7 @@ use axum::Json;
 use super::{ApiJson, ApiResult};
 use crate::ceremony::chain::to_registry;
 use crate::ceremony::Role;
-use crate::chain_ops::challenge::{self, OpTag};
+use crate::chain_ops::challenge::{self, Domain, OpTag};
 use crate::chain_ops::operator;
 use crate::jobs::Progress;
 use crate::passkey::{self, Authenticator};
@@ -68,6 +68,9 @@ async fn run(
     // it (created = false) instead of replacing the identity.
     let mut operator = state.relay.sign_in(&key).await?;
     let before = state.relay.chain_device(&address).await?;
+    if let Some(d) = &before {
+        refuse_foreign(&state, &address, d)?;
+    }
     let registered = match (&before, req.passkey) {
         (Some(d), _) if d.revoked => return Err(ErrorCode::DeviceRevoked.into()),
         (Some(d), _) if d.tier != Tier::Master => {
@@ -114,6 +117,27 @@ async fn run(
         registered,
         device_on_chain,
     })
+}
+
+/// Refuses a chain entry that makes this device a master of an operator it neither founded
+/// nor consented to join: adopting it would store this machine's secrets under a stranger's
+/// operator. The registry now demands the device's consent, so only an entry made without it
+/// (an older registry, or a forged one) can get here.
+fn refuse_foreign(state: &AppState, address: &Address, d: &DeviceView) -> Result<(), ApiError> {
+    if d.tier != Tier::Master
+        || d.operator == Omni::operator(address)
+        || crate::local::joined::contains(&state.data_dir, &d.operator)?
+    {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        ErrorCode::DeviceForeignOperator,
+        format!(
+            "the chain holds this device as a master of operator {}, which it never joined; \
+             refusing to act for it",
+            d.operator
+        ),
+    ))
 }
 
 /// This device's authenticator: the enrolled passkey or the remote approver, else a passkey
@@ -171,7 +195,7 @@ async fn bind_passkey(
         operator: op,
         tag,
         operation: words,
-        challenge: challenge::registry(tag, &op, params, chain.chain_id, nonce),
+        challenge: challenge::registry(tag, &op, params, Domain::registry(&chain), nonce),
         params: None,
     };
     let assertion = to_registry(&passkey::approve(state, progress, key, &ask).await?);
@@ -217,6 +241,9 @@ async fn companion(
         passkey::enroll(state, progress, &address).await?;
     }
     let device_on_chain = state.relay.chain_device(&address).await?;
+    if let Some(d) = &device_on_chain {
+        refuse_foreign(state, &address, d)?;
+    }
     Ok(InitResponse {
         device: address,
         operator: device_on_chain

@@ -13,7 +13,9 @@ use agentkeys_core::chain::{roles, DeviceView, OperatorView, Tier};
 use agentkeys_core::daemon_api::{
     DeviceAddRequest, JobStarted, MasterChange, RevokeDeviceRequest, ThresholdRequest,
 };
-use agentkeys_core::device_key::DeviceKey;
+use agentkeys_core::device_key::{
+    parse_signature_hex, recover_prehash, DeviceKey, RecoverableSignature,
+};
 use agentkeys_core::error::{ApiError, ErrorCode};
 use agentkeys_core::identity::Address;
 use agentkeys_core::passkey::{rp_id_hash, ChainAssertion};
@@ -25,7 +27,7 @@ use axum::Json;
 use super::agents::master;
 use super::{ApiJson, ApiResult};
 use crate::ceremony::chain::to_registry;
-use crate::chain_ops::challenge::{self, evm, OpTag};
+use crate::chain_ops::challenge::{self, evm, Domain, OpTag};
 use crate::chain_ops::operator;
 use crate::jobs::Progress;
 use crate::passkey;
@@ -152,6 +154,32 @@ async fn approvals(
     Ok((approvers, assertions))
 }
 
+/// The new device's K10 consent from its answer, checked here so that a device that did not
+/// consent (or an older daemon that does not) fails with a code rather than a revert.
+fn master_consent(
+    answer: &quorum::Answer,
+    operator: &agentkeys_core::identity::Omni,
+    device: &Address,
+    domain: Domain,
+) -> Result<RecoverableSignature, ApiError> {
+    let refused = || {
+        ApiError::new(
+            ErrorCode::DeviceConsentMissing,
+            format!("device {device} did not consent with its own key to joining this operator"),
+        )
+    };
+    let sig = answer
+        .consent
+        .as_deref()
+        .and_then(parse_signature_hex)
+        .ok_or_else(refused)?;
+    let digest = challenge::master_consent(operator, device, roles::ALL, domain);
+    if recover_prehash(&digest, &sig) != Some(*device) || !matches!(sig[64], 27 | 28) {
+        return Err(refused());
+    }
+    Ok(sig)
+}
+
 fn hashes(devices: &[Address]) -> Vec<B256> {
     devices
         .iter()
@@ -201,7 +229,7 @@ async fn add_job(
         OpTag::RegisterAdditionalMaster,
         &me.operator,
         params,
-        chain.chain_id,
+        Domain::registry(&chain),
         view.nonce,
     );
     let words = format!(
@@ -222,12 +250,13 @@ async fn add_job(
     };
     let (approvers, assertions) =
         approvals(&state, &progress, &key, &view, ask(&words), &[new.device]).await?;
-    // The new device proves its own passkey over the same challenge.
+    // The new device proves its own passkey over the same challenge, and consents with its
+    // K10 key to joining this operator.
     let proof_words = format!(
         "Prove this companion's passkey to be added as a master of operator {}",
         me.operator
     );
-    let proof = quorum::collect(
+    let proof = quorum::collect_answers(
         &state.relay,
         &key,
         &progress,
@@ -237,18 +266,21 @@ async fn add_job(
     )
     .await?
     .pop()
-    .map(|(_, a)| a)
     .ok_or_else(|| ApiError::from_code(ErrorCode::CeremonyFailed))?;
+    let consent = master_consent(&proof, &me.operator, &new.device, Domain::registry(&chain))?;
     progress.step("registering the new master on chain");
     let call = SidecarRegistry::registerAdditionalMasterDeviceCall {
-        newDevice: evm(&new.device),
-        roles: roles::ALL,
-        k11X: U256::from_be_bytes(pk.x),
-        k11Y: U256::from_be_bytes(pk.y),
-        rpIdHash: B256::from(rp_hash),
+        m: SidecarRegistry::NewMaster {
+            device: evm(&new.device),
+            roles: roles::ALL,
+            k11X: U256::from_be_bytes(pk.x),
+            k11Y: U256::from_be_bytes(pk.y),
+            rpIdHash: B256::from(rp_hash),
+        },
         approverDeviceKeyHashes: hashes(&approvers),
         assertions: assertions.iter().map(to_registry).collect(),
-        newDeviceAssertion: to_registry(&proof),
+        newDeviceAssertion: to_registry(&proof.assertion),
+        deviceSig: consent.to_vec().into(),
     };
     finish(
         &state,
@@ -282,7 +314,7 @@ async fn threshold_job(
         OpTag::SetRecoveryThreshold,
         &me.operator,
         challenge::threshold_params(threshold),
-        chain.chain_id,
+        Domain::registry(&chain),
         view.nonce,
     );
     let words = format!(
@@ -327,7 +359,7 @@ async fn revoke_job(
         OpTag::RevokeMaster,
         &me.operator,
         challenge::revoke_master_params(&device),
-        chain.chain_id,
+        Domain::registry(&chain),
         view.nonce,
     );
     let words = format!("Revoke master device {device}: it loses every right at once");

@@ -17,7 +17,7 @@ use axum::Json;
 use super::agents::{active, master, scope_names};
 use super::{ApiJson, ApiResult};
 use crate::ceremony::chain::to_scope;
-use crate::chain_ops::challenge::{self, service_hash, OpTag};
+use crate::chain_ops::challenge::{self, service_hash, Domain, OpTag};
 use crate::chain_ops::operator;
 use crate::jobs::Progress;
 use crate::passkey;
@@ -119,7 +119,7 @@ async fn change(
         &me.operator,
         &a.actor,
         params,
-        chain.chain_id,
+        Domain::scope(&chain),
         before.nonce,
     );
     let ask = Ask {

@@ -1,7 +1,8 @@
 //! The 32-byte challenges of `SidecarRegistry` and `AgentKeysScope`, computed as the contracts
 //! compute them (ARCHITECTURE §8): keccak256(abi.encode(op tag, operator, [actor,] params
-//! hash, chain id, nonce)). A passkey signs exactly these bytes, so any difference is a
-//! `ChallengeMismatch` revert; the end-to-end tests catch one.
+//! hash, chain id, contract address, nonce)). A passkey signs exactly these bytes, so any
+//! difference is a `ChallengeMismatch` revert; the end-to-end tests catch one. Also the
+//! digests a new device's K10 key signs to consent to its registration.
 
 use agentkeys_core::identity::{Address, Omni};
 use agentkeys_core::passkey::P256PublicKey;
@@ -19,6 +20,10 @@ pub enum OpTag {
     SetScope,
     RevokeScope,
 }
+
+/// keccak256 of the registry's consent tags (`OP_AGENT_CONSENT`, `OP_MASTER_CONSENT`).
+const AGENT_CONSENT: &str = "agentkeys.agentConsent.v1";
+const MASTER_CONSENT: &str = "agentkeys.masterConsent.v1";
 
 impl OpTag {
     pub fn label(self) -> &'static str {
@@ -63,14 +68,39 @@ fn coord(b: &[u8; 32]) -> U256 {
     U256::from_be_bytes(*b)
 }
 
+/// Where a challenge or consent is valid: the chain and the contract that checks it, so two
+/// deployments on one chain id never accept each other's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Domain {
+    pub chain_id: u64,
+    pub contract: Address,
+}
+
+impl Domain {
+    pub fn registry(chain: &agentkeys_core::chain::ChainStatus) -> Domain {
+        Domain {
+            chain_id: chain.chain_id,
+            contract: chain.contracts.registry,
+        }
+    }
+
+    pub fn scope(chain: &agentkeys_core::chain::ChainStatus) -> Domain {
+        Domain {
+            chain_id: chain.chain_id,
+            contract: chain.contracts.scope,
+        }
+    }
+}
+
 /// `SidecarRegistry._challenge`.
-pub fn registry(tag: OpTag, operator: &Omni, params: B256, chain_id: u64, nonce: u64) -> [u8; 32] {
+pub fn registry(tag: OpTag, operator: &Omni, params: B256, domain: Domain, nonce: u64) -> [u8; 32] {
     keccak256(
         (
             tag.hash(),
             b256(operator),
             params,
-            U256::from(chain_id),
+            U256::from(domain.chain_id),
+            evm(&domain.contract),
             U256::from(nonce),
         )
             .abi_encode_params(),
@@ -84,7 +114,7 @@ pub fn scope(
     operator: &Omni,
     actor: &Omni,
     params: B256,
-    chain_id: u64,
+    domain: Domain,
     nonce: u64,
 ) -> [u8; 32] {
     keccak256(
@@ -93,8 +123,41 @@ pub fn scope(
             b256(operator),
             b256(actor),
             params,
-            U256::from(chain_id),
+            U256::from(domain.chain_id),
+            evm(&domain.contract),
             U256::from(nonce),
+        )
+            .abi_encode_params(),
+    )
+    .0
+}
+
+/// `SidecarRegistry.agentConsentDigest`: what a new agent's key signs (no EIP-191 prefix).
+pub fn agent_consent(operator: &Omni, actor: &Omni, agent: &Address, domain: Domain) -> [u8; 32] {
+    keccak256(
+        (
+            keccak256(AGENT_CONSENT.as_bytes()),
+            b256(operator),
+            b256(actor),
+            evm(agent),
+            U256::from(domain.chain_id),
+            evm(&domain.contract),
+        )
+            .abi_encode_params(),
+    )
+    .0
+}
+
+/// `SidecarRegistry.masterConsentDigest`: what a new master's key signs to join `operator`.
+pub fn master_consent(operator: &Omni, device: &Address, roles: u8, domain: Domain) -> [u8; 32] {
+    keccak256(
+        (
+            keccak256(MASTER_CONSENT.as_bytes()),
+            b256(operator),
+            evm(device),
+            U256::from(roles),
+            U256::from(domain.chain_id),
+            evm(&domain.contract),
         )
             .abi_encode_params(),
     )
@@ -176,22 +239,63 @@ mod tests {
         assert_eq!(scope_params(&s), keccak256(&encoded));
     }
 
+    fn domain(chain_id: u64, contract: u8) -> Domain {
+        Domain {
+            chain_id,
+            contract: Address([contract; 20]),
+        }
+    }
+
     #[test]
     fn every_input_changes_the_challenge() {
         let op = Omni([1; 32]);
-        let base = registry(OpTag::RevokeMaster, &op, B256::ZERO, 31337, 0);
+        let d = domain(31337, 1);
+        let base = registry(OpTag::RevokeMaster, &op, B256::ZERO, d, 0);
+        assert_ne!(base, registry(OpTag::RevokeMaster, &op, B256::ZERO, d, 1));
         assert_ne!(
             base,
-            registry(OpTag::RevokeMaster, &op, B256::ZERO, 31337, 1)
-        );
-        assert_ne!(base, registry(OpTag::RevokeMaster, &op, B256::ZERO, 1, 0));
-        assert_ne!(
-            base,
-            registry(OpTag::SetRecoveryThreshold, &op, B256::ZERO, 31337, 0)
+            registry(OpTag::RevokeMaster, &op, B256::ZERO, domain(1, 1), 0)
         );
         assert_ne!(
             base,
-            registry(OpTag::RevokeMaster, &Omni([2; 32]), B256::ZERO, 31337, 0)
+            registry(OpTag::RevokeMaster, &op, B256::ZERO, domain(31337, 2), 0)
         );
+        assert_ne!(
+            base,
+            registry(OpTag::SetRecoveryThreshold, &op, B256::ZERO, d, 0)
+        );
+        assert_ne!(
+            base,
+            registry(OpTag::RevokeMaster, &Omni([2; 32]), B256::ZERO, d, 0)
+        );
+        let actor = Omni([3; 32]);
+        let s = scope(OpTag::RevokeScope, &op, &actor, B256::ZERO, d, 0);
+        assert_ne!(
+            s,
+            scope(
+                OpTag::RevokeScope,
+                &op,
+                &actor,
+                B256::ZERO,
+                domain(31337, 2),
+                0
+            )
+        );
+    }
+
+    #[test]
+    fn every_input_changes_a_consent() {
+        let (op, actor, dev) = (Omni([1; 32]), Omni([2; 32]), Address([3; 20]));
+        let d = domain(31337, 1);
+        let base = agent_consent(&op, &actor, &dev, d);
+        assert_ne!(base, agent_consent(&Omni([9; 32]), &actor, &dev, d));
+        assert_ne!(base, agent_consent(&op, &Omni([9; 32]), &dev, d));
+        assert_ne!(base, agent_consent(&op, &actor, &Address([9; 20]), d));
+        assert_ne!(base, agent_consent(&op, &actor, &dev, domain(1, 1)));
+        assert_ne!(base, agent_consent(&op, &actor, &dev, domain(31337, 2)));
+        let m = master_consent(&op, &dev, 7, d);
+        assert_ne!(m, master_consent(&op, &dev, 1, d));
+        assert_ne!(m, master_consent(&op, &dev, 7, domain(31337, 2)));
+        assert_ne!(m, base);
     }
 }

@@ -14,7 +14,7 @@ use alloy::primitives::B256;
 use futures::StreamExt;
 
 use crate::ceremony::MAX_OPERATION_CHARS;
-use crate::chain_ops::challenge::{self, OpTag};
+use crate::chain_ops::challenge::{self, Domain, OpTag};
 use crate::chain_ops::operator;
 use crate::passkey;
 use crate::state::SharedState;
@@ -68,7 +68,7 @@ pub async fn listen(state: SharedState) {
 
 async fn handle(state: SharedState, key: Arc<DeviceKey>, req: ApprovalRequest) {
     let id = req.request_id.clone();
-    let checked = match check(&state, &key, &req).await {
+    let (checked, joining) = match check(&state, &key, &req).await {
         Ok(checked) => checked,
         Err(e) => {
             tracing::warn!(request = %id, code = %e.code, "approval request refused");
@@ -99,7 +99,13 @@ async fn handle(state: SharedState, key: Arc<DeviceKey>, req: ApprovalRequest) {
         let own = passkey::own(&st)?;
         let answer = match passkey::approve_with(st.role, &own, &progress, &words, challenge).await
         {
-            Ok(assertion) => ApprovalAnswer::Approved { assertion },
+            Ok(assertion) => {
+                let consent = match joining {
+                    Some(op) => Some(consent_to_join(&st, &key, &op).await?),
+                    None => None,
+                };
+                ApprovalAnswer::Approved { assertion, consent }
+            }
             Err(e) => ApprovalAnswer::Declined {
                 reason: e.message.chars().take(200).collect(),
             },
@@ -111,12 +117,27 @@ async fn handle(state: SharedState, key: Arc<DeviceKey>, req: ApprovalRequest) {
     }
 }
 
-/// Why this device must not approve `req`, if it must not; else what it verified, in words.
+/// This device's K10 consent to joining `op` as a master with every role (the registry checks
+/// it), remembered so that `init` later adopts that operator's chain entry.
+async fn consent_to_join(
+    state: &SharedState,
+    key: &DeviceKey,
+    op: &Omni,
+) -> Result<String, ApiError> {
+    let chain = state.relay.chain_status().await?;
+    let digest =
+        challenge::master_consent(op, &key.address(), roles::ALL, Domain::registry(&chain));
+    crate::local::joined::add(&state.data_dir, op)?;
+    Ok(format!("0x{}", hex::encode(key.sign_prehash(&digest))))
+}
+
+/// Why this device must not approve `req`, if it must not; else what it verified, in words,
+/// and the operator it joins when it approves its own addition.
 async fn check(
     state: &SharedState,
     key: &DeviceKey,
     req: &ApprovalRequest,
-) -> Result<String, ApiError> {
+) -> Result<(String, Option<Omni>), ApiError> {
     let refuse = |why: &str| {
         Err(ApiError::new(
             ErrorCode::ApproverNotPermitted,
@@ -134,9 +155,9 @@ async fn check(
         let requester = state.relay.chain_device(&req.requester).await?;
         let expected = binding(state, &mine, req, requester.as_ref()).await?;
         return if Some(expected) == req.challenge_bytes() {
-            Ok(format!(
-                "make this passkey the K11 of device {}",
-                req.requester
+            Ok((
+                format!("make this passkey the K11 of device {}", req.requester),
+                None,
             ))
         } else {
             refuse("the challenge is not the binding of this passkey to the requesting device")
@@ -161,7 +182,14 @@ async fn check(
             Some(_) => {}
             None if req.op_tag == OpTag::RegisterAdditionalMaster.name() => {
                 return if Some(own_registration(state, key, req).await?) == req.challenge_bytes() {
-                    Ok(format!("add this device ({}) as a master", key.address()))
+                    Ok((
+                        format!(
+                            "add this device ({}) as a master of operator {}",
+                            key.address(),
+                            req.operator
+                        ),
+                        Some(req.operator),
+                    ))
                 } else {
                     refuse("the challenge is not this device's own registration")
                 };
@@ -178,7 +206,7 @@ async fn check(
     };
     let (expected, summary) = recompute(state, &req.operator, params).await?;
     if Some(expected) == req.challenge_bytes() {
-        Ok(summary)
+        Ok((summary, None))
     } else {
         refuse("the challenge does not match the operation's parameters on the chain")
     }
@@ -190,7 +218,8 @@ async fn recompute(
     op: &Omni,
     params: &ApprovalParams,
 ) -> Result<([u8; 32], String), ApiError> {
-    let chain_id = state.relay.chain_status().await?.chain_id;
+    let chain = state.relay.chain_status().await?;
+    let (registry, scope) = (Domain::registry(&chain), Domain::scope(&chain));
     let operator_nonce =
         || async { Ok::<_, ApiError>(operator::operator(&state.relay, op).await?.nonce) };
     Ok(match params {
@@ -206,7 +235,7 @@ async fn recompute(
                     op,
                     actor,
                     challenge::scope_params(&hashes),
-                    chain_id,
+                    scope,
                     nonce,
                 ),
                 format!(
@@ -219,7 +248,7 @@ async fn recompute(
         ApprovalParams::RevokeScope { actor } => {
             let nonce = operator::scope(&state.relay, op, actor).await?.nonce;
             (
-                challenge::scope(OpTag::RevokeScope, op, actor, B256::ZERO, chain_id, nonce),
+                challenge::scope(OpTag::RevokeScope, op, actor, B256::ZERO, scope, nonce),
                 format!("agent {} may read nothing", short(&actor.to_hex())),
             )
         }
@@ -228,7 +257,7 @@ async fn recompute(
                 OpTag::RevokeMaster,
                 op,
                 challenge::revoke_master_params(device),
-                chain_id,
+                registry,
                 operator_nonce().await?,
             ),
             format!("revoke master {device}"),
@@ -238,7 +267,7 @@ async fn recompute(
                 OpTag::SetRecoveryThreshold,
                 op,
                 challenge::threshold_params(*threshold),
-                chain_id,
+                registry,
                 operator_nonce().await?,
             ),
             format!("{threshold} approvals for master changes"),
@@ -253,7 +282,7 @@ async fn recompute(
                 OpTag::RegisterAdditionalMaster,
                 op,
                 challenge::master_params(device, *r, pk, &rp_id_hash(rp_id)),
-                chain_id,
+                registry,
                 operator_nonce().await?,
             ),
             format!(
@@ -296,7 +325,7 @@ async fn binding(
             OpTag::RegisterFirstMaster,
             &req.operator,
             params,
-            chain.chain_id,
+            Domain::registry(&chain),
             nonce,
         ));
     }
@@ -318,7 +347,7 @@ async fn binding(
         OpTag::AttachPasskey,
         &req.operator,
         params,
-        chain.chain_id,
+        Domain::registry(&chain),
         nonce,
     ))
 }
@@ -337,7 +366,7 @@ async fn own_registration(
         OpTag::RegisterAdditionalMaster,
         &req.operator,
         params,
-        chain.chain_id,
+        Domain::registry(&chain),
         nonce,
     ))
 }

@@ -4,6 +4,7 @@
 pub mod agents;
 pub mod approver;
 mod files;
+pub mod joined;
 pub mod passkey;
 
 pub use files::{read_json, write_json};

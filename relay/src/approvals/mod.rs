@@ -70,10 +70,12 @@ impl Entry {
     }
 
     fn status(&self, now: u64) -> ApprovalStatus {
-        let (assertion, reason) = match &self.answer {
-            Some(ApprovalAnswer::Approved { assertion }) => (Some(assertion.clone()), None),
-            Some(ApprovalAnswer::Declined { reason }) => (None, Some(reason.clone())),
-            None => (None, None),
+        let (assertion, reason, consent) = match &self.answer {
+            Some(ApprovalAnswer::Approved { assertion, consent }) => {
+                (Some(assertion.clone()), None, consent.clone())
+            }
+            Some(ApprovalAnswer::Declined { reason }) => (None, Some(reason.clone()), None),
+            None => (None, None, None),
         };
         ApprovalStatus {
             request_id: self.request.request_id.clone(),
@@ -81,6 +83,7 @@ impl Entry {
             approver: self.request.approver,
             assertion,
             reason,
+            consent,
         }
     }
 }

@@ -37,6 +37,7 @@ fn approved() -> ApprovalAnswer {
             r: [1; 32],
             s: [1; 32],
         },
+        consent: None,
     }
 }
 

@@ -300,6 +300,51 @@ mod tests {
     }
 
     #[test]
+    fn an_agent_of_another_operator_is_refused_for_the_pair() {
+        // A stranger's agent whose actor is the victim's (operator, actor) pair in every field
+        // but the operator: the pair is checked, not the actor alone.
+        let dev = Address([1; 20]);
+        let (victim_op, victim_actor) = (Omni([2; 32]), Omni([3; 32]));
+        let stranger_agent = DeviceView {
+            operator: Omni([8; 32]),
+            actor: victim_actor,
+            ..view(Tier::Agent, roles::CAP_MINT, false)
+        };
+        for actor in [victim_actor, victim_op] {
+            assert_eq!(
+                code(decide(
+                    Some(&stranger_agent),
+                    &check(&dev, &victim_op, &actor, "x")
+                )),
+                ErrorCode::DeviceNotRegistered
+            );
+            assert_eq!(
+                code(decide(
+                    Some(&stranger_agent),
+                    &check(&dev, &victim_op, &actor, LIST_ALL)
+                )),
+                ErrorCode::DeviceNotRegistered
+            );
+        }
+        // Named with its own operator, it still acts only as its own actor.
+        assert_eq!(
+            decide(
+                Some(&stranger_agent),
+                &check(&dev, &Omni([8; 32]), &victim_actor, LIST_ALL)
+            )
+            .ok(),
+            Some(false)
+        );
+        assert_eq!(
+            code(decide(
+                Some(&stranger_agent),
+                &check(&dev, &Omni([8; 32]), &victim_op, "x")
+            )),
+            ErrorCode::ActorNotPermitted
+        );
+    }
+
+    #[test]
     fn scope_is_needed_for_agents_only_and_not_for_listing() {
         let dev = Address([1; 20]);
         let (op, agent) = (Omni([2; 32]), Omni([3; 32]));
