@@ -30,6 +30,8 @@ fn direct_stack() -> Stack {
 }
 
 /// A direct-backend daemon of the stack's device and a way to run the CLI against it.
+// The closure's type cannot be named, so no alias shortens it.
+#[allow(clippy::type_complexity)]
 fn direct_daemon(
     s: &Stack,
 ) -> (
