@@ -662,7 +662,8 @@ mod tests {
         ok.check_for(&r).unwrap();
         let consented = ApprovalAnswer::Approved {
             assertion: assertion_with(&good),
-            consent: Some(format!("0x{}", "ab".repeat(65))),
+            // Shaped as a canonical signature (low s, v 27); the chain checks whose it is.
+            consent: Some(format!("0x{}{}1b", "11".repeat(32), "22".repeat(32))),
         };
         consented.check_for(&r).unwrap();
         for junk in ["0x1234", "not hex", ""] {
