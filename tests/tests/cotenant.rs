@@ -1,0 +1,210 @@
+//! The hostile co-tenant: a second operator on the same relay, with its own passkey and its
+//! own agents, tries every way found into the first operator's secrets: registering an agent
+//! whose actor is the victim's, squatting the victim's agent key, reusing the victim's consent,
+//! capabilities for the victim's operator or actor, and storage credentials aimed at the
+//! victim's objects. Each attempt is refused with its exact code, and the victim's objects are
+//! the same bytes afterwards.
+
+use agentkeys_core::identity::Omni;
+use agentkeys_core::names::{DataClass, Op};
+use agentkeys_core::routes;
+use agentkeys_core::wire::CapRequest;
+use agentkeys_daemon::chain_ops::challenge::Domain;
+use agentkeys_tests::agents::{agent_registration, ensure_scope_mgmt, register_agent};
+use agentkeys_tests::relay::RelayProc;
+use agentkeys_tests::relay_client::{code, RelayClient};
+use agentkeys_tests::storage::s3_code;
+use serde_json::{json, Value};
+
+/// The actor's temporary storage credentials for `class`, as an S3 client, its bucket and
+/// its own prefix.
+async fn storage(c: &RelayClient, class: DataClass) -> (aws_sdk_s3::Client, String, String) {
+    let (s, v) = post(
+        c,
+        routes::MINT_AWS_CREDS,
+        json!({"data_class": class.as_str()}),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::new()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .credentials_provider(aws_credential_types::Credentials::new(
+                v["access_key_id"].as_str().unwrap(),
+                v["secret_access_key"].as_str().unwrap(),
+                Some(v["session_token"].as_str().unwrap().to_string()),
+                None,
+                "minted",
+            ))
+            .endpoint_url(v["endpoint_url"].as_str().unwrap())
+            .force_path_style(true)
+            .build(),
+    );
+    (
+        s3,
+        v["bucket"].as_str().unwrap().to_string(),
+        v["prefix"].as_str().unwrap().to_string(),
+    )
+}
+
+async fn post(c: &RelayClient, path: &str, body: Value) -> (u16, Value) {
+    let auth = [(
+        "authorization",
+        format!("Bearer {}", c.session.as_deref().expect("signed in")),
+    )];
+    c.post_raw(path, &auth, body.to_string().into_bytes()).await
+}
+
+async fn object_bytes(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Vec<u8> {
+    s3.get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .expect("the victim reads its own object")
+        .body
+        .collect()
+        .await
+        .expect("body")
+        .into_bytes()
+        .to_vec()
+}
+
+fn reverted_with(s: u16, v: &Value, error: &str) {
+    assert_eq!((s, code(v).as_str()), (409, "chain_reverted"), "{v}");
+    let message = v["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains(error), "expected {error}: {v}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_operator_gets_nothing_of_the_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = RelayProc::start(dir.path(), &[]);
+
+    // The victim: a master with a passkey, a secret of its own and an agent with a copy.
+    let mut victim = RelayClient::new(&relay.url);
+    victim.sign_in().await;
+    ensure_scope_mgmt(&victim).await;
+    let (s, v) = victim
+        .store(DataClass::Credentials, "openrouter", b"sk-victim-1")
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let (victim_agent, victim_actor) = register_agent(&victim, "coder").await;
+    let (victim_s3, bucket, victim_prefix) = storage(&victim, DataClass::Credentials).await;
+    let victim_key = format!("{victim_prefix}openrouter.enc");
+    let before = object_bytes(&victim_s3, &bucket, &victim_key).await;
+
+    // The attacker: its own operator on the same relay, with a passkey and every role.
+    let mut attacker = RelayClient::new(&relay.url);
+    attacker.sign_in().await;
+    ensure_scope_mgmt(&attacker).await;
+    let chain = attacker.chain_status().await;
+    let domain = Domain::registry(&chain);
+    let registry = chain.contracts.registry;
+
+    // An agent of the attacker's always has an actor of the attacker's: the chain derives it
+    // from the submitting operator, so the victim's actors cannot even be named.
+    let (attacker_agent, attacker_actor) = register_agent(&attacker, "coder").await;
+    assert_eq!(
+        attacker_actor,
+        Omni::agent(&attacker.operator(), "coder", 1).unwrap()
+    );
+    assert_ne!(attacker_actor, victim_actor);
+    assert_ne!(attacker_actor, victim.operator());
+
+    // Squatting a key the victim is about to register as an agent: a registration signed by
+    // another key, and the consent that key gave the victim's operator, are both refused, and
+    // the victim registers it afterwards. A key already registered cannot be taken either.
+    let pending = agentkeys_core::device_key::DeviceKey::generate();
+    let mut forged = agent_registration(
+        domain,
+        &attacker.operator(),
+        &agentkeys_core::device_key::DeviceKey::generate(),
+        "squat",
+        1,
+    );
+    // The agent address is the call's first word: point it at the victim's key.
+    forged[4 + 12..4 + 32].copy_from_slice(&pending.address().0);
+    let (s, v) = attacker.send_call(&registry, forged).await;
+    reverted_with(s, &v, "InvalidDeviceConsent");
+    let victims_consent = agent_registration(domain, &victim.operator(), &pending, "writer", 1);
+    let (s, v) = attacker.send_call(&registry, victims_consent.clone()).await;
+    reverted_with(s, &v, "InvalidDeviceConsent");
+    let (s, v) = victim.send_call(&registry, victims_consent).await;
+    assert_eq!((s, v["success"].as_bool()), (200, Some(true)), "{v}");
+    let taken = agent_registration(domain, &attacker.operator(), &victim_agent.key, "coder", 2);
+    let (s, v) = attacker.send_call(&registry, taken).await;
+    reverted_with(s, &v, "DeviceAlreadyRegistered");
+
+    // Capabilities for the victim's operator, or the victim's agent's actor, from the
+    // attacker's master and from the attacker's agent.
+    for (who, session) in [
+        ("master", attacker.session.as_deref()),
+        ("agent", attacker_agent.session.as_deref()),
+    ] {
+        // The victim's operator is not the session's (operator_mismatch); under the
+        // attacker's own operator, the victim's actors are not this device's (actor_not_permitted).
+        for (operator, actor, expected) in [
+            (victim.operator(), victim.operator(), "operator_mismatch"),
+            (victim.operator(), victim_actor, "operator_mismatch"),
+            (attacker.operator(), victim_actor, "actor_not_permitted"),
+            (
+                attacker.operator(),
+                victim.operator(),
+                "actor_not_permitted",
+            ),
+        ] {
+            let req = CapRequest {
+                operator,
+                actor,
+                service: "openrouter".into(),
+                ttl_secs: None,
+            };
+            for op in [Op::Fetch, Op::Store, Op::Teardown, Op::List] {
+                let (s, v) = attacker
+                    .cap_request(DataClass::Credentials, op, &req, session)
+                    .await;
+                assert_eq!(
+                    (s, code(&v).as_str()),
+                    (403, expected),
+                    "{who} {op:?} for ({operator}, {actor}): {v}"
+                );
+            }
+        }
+    }
+
+    // Storage credentials of the attacker and its agent reach their own prefixes only.
+    for c in [&attacker, &attacker_agent] {
+        let (s3, b, prefix) = storage(c, DataClass::Credentials).await;
+        assert_ne!(prefix, victim_prefix);
+        let get = s3.get_object().bucket(&b).key(&victim_key).send().await;
+        assert_eq!(s3_code(get), "AccessDenied");
+        let put = s3
+            .put_object()
+            .bucket(&b)
+            .key(&victim_key)
+            .body(b"overwritten".to_vec().into())
+            .send()
+            .await;
+        assert_eq!(s3_code(put), "AccessDenied");
+        let delete = s3.delete_object().bucket(&b).key(&victim_key).send().await;
+        assert_eq!(s3_code(delete), "AccessDenied");
+        let list = s3
+            .list_objects_v2()
+            .bucket(&b)
+            .prefix(&victim_prefix)
+            .send()
+            .await;
+        assert_eq!(s3_code(list), "AccessDenied");
+    }
+
+    // The victim's object is the same bytes, and still reads as its secret.
+    assert_eq!(object_bytes(&victim_s3, &bucket, &victim_key).await, before);
+    assert_eq!(
+        victim
+            .fetch_value(DataClass::Credentials, "openrouter")
+            .await,
+        b"sk-victim-1"
+    );
+}
