@@ -26,6 +26,24 @@ impl StorageCreds {
         StorageCreds { vars }
     }
 
+    /// The same, from a `mint-aws-creds` answer (its JSON), as `aws env` would print it.
+    pub fn from_minted(v: &serde_json::Value) -> StorageCreds {
+        let field = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+        let vars = [
+            ("AWS_ACCESS_KEY_ID", field("access_key_id")),
+            ("AWS_SECRET_ACCESS_KEY", field("secret_access_key")),
+            ("AWS_SESSION_TOKEN", field("session_token")),
+            ("AWS_ENDPOINT_URL_S3", field("endpoint_url")),
+            ("AWS_REGION", "us-east-1".to_string()),
+            ("AGENTKEYS_S3_BUCKET", field("bucket")),
+            ("AGENTKEYS_S3_PREFIX", field("prefix")),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        StorageCreds { vars }
+    }
+
     pub fn get(&self, name: &str) -> &str {
         self.vars
             .get(name)

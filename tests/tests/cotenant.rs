@@ -13,7 +13,7 @@ use agentkeys_daemon::chain_ops::challenge::Domain;
 use agentkeys_tests::agents::{agent_registration, ensure_scope_mgmt, register_agent};
 use agentkeys_tests::relay::RelayProc;
 use agentkeys_tests::relay_client::{code, RelayClient};
-use agentkeys_tests::storage::s3_code;
+use agentkeys_tests::storage::{s3_code, StorageCreds};
 use serde_json::{json, Value};
 
 /// The actor's temporary storage credentials for `class`, as an S3 client, its bucket and
@@ -26,25 +26,11 @@ async fn storage(c: &RelayClient, class: DataClass) -> (aws_sdk_s3::Client, Stri
     )
     .await;
     assert_eq!(s, 200, "{v}");
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::new()
-            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-            .region(aws_sdk_s3::config::Region::new("us-east-1"))
-            .credentials_provider(aws_credential_types::Credentials::new(
-                v["access_key_id"].as_str().unwrap(),
-                v["secret_access_key"].as_str().unwrap(),
-                Some(v["session_token"].as_str().unwrap().to_string()),
-                None,
-                "minted",
-            ))
-            .endpoint_url(v["endpoint_url"].as_str().unwrap())
-            .force_path_style(true)
-            .build(),
-    );
+    let creds = StorageCreds::from_minted(&v);
     (
-        s3,
-        v["bucket"].as_str().unwrap().to_string(),
-        v["prefix"].as_str().unwrap().to_string(),
+        creds.client(),
+        creds.bucket().to_string(),
+        creds.prefix().to_string(),
     )
 }
 
