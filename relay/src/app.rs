@@ -148,6 +148,12 @@ pub async fn run(config: RelayConfig, shutdown: impl Future<Output = ()>) -> Res
         None
     };
 
+    // Minting is audited like a release: in this process, or at the audit relay.
+    let mint_audit: Option<Arc<dyn AuditSink>> = match (&audit_log, &config.audit_url) {
+        (Some(log), _) => Some(Arc::new(LocalAudit(log.clone()))),
+        (None, Some(url)) => Some(Arc::new(RemoteAudit(client("audit_url", url)?))),
+        (None, None) => None,
+    };
     let broker = if config.runs(Role::Broker) {
         let signer = signer.clone().ok_or_else(|| {
             fail(
@@ -167,6 +173,7 @@ pub async fn run(config: RelayConfig, shutdown: impl Future<Output = ()>) -> Res
             k2: Broker::load_k2(&config.data_dir).map_err(|e| fail("broker", e))?,
             signer,
             authority: Authority::new(chain.clone(), DEFAULT_CACHE_TTL),
+            audit: mint_audit.clone(),
         }))
     } else {
         None
@@ -261,15 +268,9 @@ pub async fn run(config: RelayConfig, shutdown: impl Future<Output = ()>) -> Res
         app = app.merge(crate::chain::routes::router(Arc::new(api)));
         let approvals = crate::approvals::ApprovalsApi::new(b.clone(), closing_rx.clone());
         app = app.merge(crate::approvals::router(Arc::new(approvals)));
-        // Minting is audited like a release: in this process, or at the audit relay.
-        let audit: Option<Arc<dyn AuditSink>> = match (&audit_log, &config.audit_url) {
-            (Some(log), _) => Some(Arc::new(LocalAudit(log.clone()))),
-            (None, Some(url)) => Some(Arc::new(RemoteAudit(client("audit_url", url)?))),
-            (None, None) => None,
-        };
         let cloud = crate::cloud::CloudApi {
             broker: b.clone(),
-            audit,
+            audit: mint_audit.clone(),
             sts: crate::cloud::sts_client(&config.cloud),
             config: config.cloud.clone(),
             embedded: embedded_s3.clone(),

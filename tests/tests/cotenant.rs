@@ -185,6 +185,27 @@ async fn a_second_operator_gets_nothing_of_the_first() {
         assert_eq!(s3_code(list), "AccessDenied");
     }
 
+    // The victim's trail shows who tried to mint for its operator, and what was refused.
+    let log: Value = reqwest::Client::new()
+        .get(format!("{}{}?limit=1000", relay.url, routes::AUDIT_LOG))
+        .bearer_auth(victim.session.as_deref().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let attacker_device = attacker.key.address().to_string();
+    let tried = log["records"]
+        .as_array()
+        .expect("records")
+        .iter()
+        .filter(|r| r["device"] == attacker_device.as_str() && r["outcome"] == "operator_mismatch")
+        .count();
+    // Four operations for each of two actors, from the attacker's master (its agent's are
+    // recorded under its own device).
+    assert_eq!(tried, 8, "{log}");
+
     // The victim's object is the same bytes, and still reads as its secret.
     assert_eq!(object_bytes(&victim_s3, &bucket, &victim_key).await, before);
     assert_eq!(

@@ -3,11 +3,13 @@
 //! and then against the chain (device, role, scope, epoch).
 
 use super::Broker;
+use crate::audit::AuditEvent;
 use crate::chain::authz::CapCheck;
 use crate::http::{bearer_token, decode_json, json_ok, read_body, ApiFailure};
 use agentkeys_core::cap::{clamp_ttl, CapClaims, Confirmation};
+use agentkeys_core::identity::sha256;
 use agentkeys_core::names::{validate_object_name, DataClass, Op, LIST_ALL};
-use agentkeys_core::session::verify_session;
+use agentkeys_core::session::{verify_session, SessionClaims};
 use agentkeys_core::time_util::now_secs;
 use agentkeys_core::wire::{CapRequest, CapResponse};
 use agentkeys_core::{b64, ApiError, ErrorCode};
@@ -17,6 +19,38 @@ use rand::RngCore;
 use std::sync::Arc;
 
 const SMALL_BODY: usize = 8 * 1024;
+
+/// Writes a refused attempt on another operator's data into that operator's audit trail, so
+/// the victim sees who tried. Best effort: the refusal stands whether or not it is recorded.
+async fn record_foreign_attempt(
+    b: &Broker,
+    session: &SessionClaims,
+    req: &CapRequest,
+    dc: DataClass,
+    op: Op,
+) {
+    let Some(audit) = &b.audit else { return };
+    // The name is the caller's; only a well-formed one is kept in someone else's trail.
+    let service = if req.service == LIST_ALL || validate_object_name(&req.service).is_ok() {
+        req.service.clone()
+    } else {
+        "?".to_string()
+    };
+    let event = AuditEvent {
+        operator: req.operator.to_hex(),
+        device: session.sub.to_string(),
+        actor: req.actor.to_hex(),
+        service,
+        op: op.as_str().to_string(),
+        data_class: dc.as_str().to_string(),
+        outcome: ErrorCode::OperatorMismatch.as_str().to_string(),
+        // No capability was minted; the session that asked is named instead.
+        cap_jti_hash: hex::encode(sha256(session.jti.as_bytes())),
+    };
+    if let Err(e) = audit.record(event).await {
+        tracing::warn!(code = %e.code, "a refused attempt on another operator could not be audited");
+    }
+}
 
 pub async fn mint(
     State(b): State<Arc<Broker>>,
@@ -32,6 +66,7 @@ pub async fn mint(
     let body = read_body(req.into_body(), SMALL_BODY).await?;
     let req: CapRequest = decode_json(&body)?;
     if req.operator != session.opr {
+        record_foreign_attempt(&b, &session, &req, dc, op).await;
         return Err(ErrorCode::OperatorMismatch.into());
     }
     if req.actor != session.act {

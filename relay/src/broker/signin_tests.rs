@@ -48,6 +48,7 @@ async fn env(limits: SigninLimits) -> Env {
         k2: Es256Key::from_secret(KeyPurpose::Oidc, &[0x12; 32]).expect("k2"),
         signer: Arc::new(LocalSigner::new(Arc::new(k3))),
         authority: Authority::new(chain, DEFAULT_CACHE_TTL),
+        audit: None,
     };
     Env {
         _dir: dir,
