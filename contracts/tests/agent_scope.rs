@@ -122,18 +122,9 @@ impl Chain {
             operatorOmni: op,
             paramsHash: new.registration_params(),
         });
-        let (x, y) = new.passkey.public();
         let call = R::registerAdditionalMasterDeviceCall {
-            m: R::NewMaster {
-                device: new.address,
-                roles: new.roles,
-                k11X: x,
-                k11Y: y,
-                rpIdHash: new.passkey.rp_id_hash(),
-            },
-            deviceSig: new
-                .k10
-                .sign(master_consent(self.registry, op, new.address, new.roles)),
+            m: new.as_new_master(),
+            deviceSig: new.consent(self.registry, op),
             approverDeviceKeyHashes: vec![approver.hash()],
             assertions: vec![registry_abi(approver.passkey.assert(ch))],
             newDeviceAssertion: registry_abi(new.passkey.assert(ch)),

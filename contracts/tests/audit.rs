@@ -10,7 +10,7 @@ use agentkeys_contracts::SpecId;
 use agentkeys_contracts::{Evm, Receipt, Revert};
 use alloy::primitives::{keccak256, Address, B256, U256};
 use alloy::sol_types::{SolCall, SolError, SolEvent, SolValue};
-use common::registry::{events, master_consent, tag, Master, ALL, SPECS};
+use common::registry::{events, tag, Master, ALL, SPECS};
 use common::*;
 
 const OWNER: Address = Address::repeat_byte(0x0a);
@@ -454,18 +454,9 @@ fn add_master(evm: &mut Evm, registry: Address, op: B256, approver: &Master, new
             paramsHash: new.registration_params(),
         },
     );
-    let (x, y) = new.passkey.public();
     let call = SidecarRegistry::registerAdditionalMasterDeviceCall {
-        m: SidecarRegistry::NewMaster {
-            device: new.address,
-            roles: new.roles,
-            k11X: x,
-            k11Y: y,
-            rpIdHash: new.passkey.rp_id_hash(),
-        },
-        deviceSig: new
-            .k10
-            .sign(master_consent(registry, op, new.address, new.roles)),
+        m: new.as_new_master(),
+        deviceSig: new.consent(registry, op),
         approverDeviceKeyHashes: vec![approver.hash()],
         assertions: vec![approver.passkey.assert(challenge).into()],
         newDeviceAssertion: new.passkey.assert(challenge).into(),

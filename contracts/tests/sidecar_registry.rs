@@ -143,18 +143,9 @@ impl Chain {
         approvers: &[&Master],
     ) -> R::registerAdditionalMasterDeviceCall {
         let ch = self.add_challenge(op, new);
-        let (x, y) = new.passkey.public();
         R::registerAdditionalMasterDeviceCall {
-            m: R::NewMaster {
-                device: new.address,
-                roles: new.roles,
-                k11X: x,
-                k11Y: y,
-                rpIdHash: new.passkey.rp_id_hash(),
-            },
-            deviceSig: new
-                .k10
-                .sign(master_consent(self.registry, op, new.address, new.roles)),
+            m: new.as_new_master(),
+            deviceSig: new.consent(self.registry, op),
             approverDeviceKeyHashes: approvers.iter().map(|m| m.hash()).collect(),
             assertions: approvers
                 .iter()

@@ -142,6 +142,24 @@ impl Master {
         device_hash(self.address)
     }
 
+    /// The device as `registerAdditionalMasterDevice` names it.
+    pub fn as_new_master(&self) -> SidecarRegistry::NewMaster {
+        let (x, y) = self.passkey.public();
+        SidecarRegistry::NewMaster {
+            device: self.address,
+            roles: self.roles,
+            k11X: x,
+            k11Y: y,
+            rpIdHash: self.passkey.rp_id_hash(),
+        }
+    }
+
+    /// Its K10 consent to join `op` through `registry`.
+    pub fn consent(&self, registry: Address, op: B256) -> Bytes {
+        self.k10
+            .sign(master_consent(registry, op, self.address, self.roles))
+    }
+
     /// paramsHash of the two registration operations: abi.encode(device, roles, x, y, rpIdHash).
     pub fn registration_params(&self) -> B256 {
         let (x, y) = self.passkey.public();
