@@ -25,7 +25,11 @@ fn setup() -> (Evm, Address) {
 
 /// The audit contract (with RELAY authorized) and the registry it consults.
 fn setup_with_registry() -> (Evm, Address, Address) {
-    let mut evm = chain();
+    setup_on(chain())
+}
+
+/// [`setup_with_registry`] on the chain `evm`.
+fn setup_on(mut evm: Evm) -> (Evm, Address, Address) {
     let registry = deploy_registry(&mut evm);
     let audit = deploy_audit(&mut evm, OWNER, registry);
     send(
@@ -406,19 +410,7 @@ struct Devices {
 
 /// The audit contract (RELAY authorized) on `spec`, its registry and the devices above.
 fn setup_with_devices(spec: SpecId) -> (Evm, Address, Address, Devices) {
-    let mut evm = Evm::new(CHAIN_ID, spec);
-    let registry = deploy_registry(&mut evm);
-    let audit = deploy_audit(&mut evm, OWNER, registry);
-    send(
-        &mut evm,
-        OWNER,
-        audit,
-        CredentialAudit::setAuditRelayCall {
-            relay: RELAY,
-            authorized: true,
-        },
-    )
-    .unwrap();
+    let (mut evm, audit, registry) = setup_on(Evm::new(CHAIN_ID, spec));
     let master = Master::new(1, ALL);
     let op = register_first_master(&mut evm, registry, master.address, &master.passkey);
     let second_master = Master::new(2, ALL);
