@@ -214,7 +214,10 @@ pub fn normalize_relay_url(url: &str) -> Result<String, ConfigError> {
         None => (false, trimmed.strip_prefix("http://").unwrap_or("")),
     };
     let authority = rest.split('/').next().unwrap_or("");
+    // A user part (`user:pass@host`) would make the host what follows the `@`, not what the
+    // loopback check below reads, so none is accepted.
     if authority.is_empty()
+        || authority.contains('@')
         || rest.contains(char::is_whitespace)
         || !(trimmed.starts_with("http://") || secure)
     {
@@ -345,6 +348,10 @@ mod tests {
             "http://localhost.evil.example",
             "http://[::2]:8787",
             "http://[::1",
+            "http://localhost:1@evil.example",
+            "http://127.0.0.1:80@evil.example/",
+            "http://[::1]@evil.example",
+            "https://user@relay.example",
         ] {
             let err = normalize_relay_url(bad).unwrap_err();
             assert_eq!(err.setting, "relay_url", "{bad}");

@@ -30,6 +30,12 @@ async fn record_foreign_attempt(
     op: Op,
 ) {
     let Some(audit) = &b.audit else { return };
+    // Only a device the chain holds as active gets a line in someone else's trail: a key made
+    // up on the spot could otherwise write there without end.
+    match b.authority.device(&session.sub).await {
+        Ok(Some(d)) if !d.revoked => {}
+        _ => return,
+    }
     // The name is the caller's; only a well-formed one is kept in someone else's trail.
     let service = if req.service == LIST_ALL || validate_object_name(&req.service).is_ok() {
         req.service.clone()

@@ -10,12 +10,16 @@
 use std::sync::Arc;
 
 use agentkeys_core::envelope::object_prefix;
-use agentkeys_core::names::{DataClass, LIST_ALL};
+use agentkeys_core::names::{validate_object_name, DataClass, LIST_ALL};
 use agentkeys_core::time_util::now_secs;
 
 use super::keyring::{SessionClaims, SessionKeyring};
 use crate::chain::authz::{Authority, CapCheck};
 use crate::s3server::{AccessDenied, AccessPolicy, AccessRequest, PolicyFuture, S3Op};
+
+/// The service of an object whose key names none: no valid service name, so no scope holds it
+/// and only a master (which needs no scope) reaches it.
+const NO_SERVICE: &str = "";
 
 pub struct ActorScopedPolicy {
     pub keyring: Arc<SessionKeyring>,
@@ -77,8 +81,12 @@ impl ActorScopedPolicy {
                     )));
                 };
                 // An object is named `<service>.enc`; anything else under the prefix belongs
-                // to no service, which no agent's scope can hold.
-                rest.strip_suffix(".enc").unwrap_or(rest).to_string()
+                // to no service, which no agent's scope can hold (and `*`, which means "list"
+                // to the chain check, must never pass for an object).
+                match rest.strip_suffix(".enc") {
+                    Some(name) if validate_object_name(name).is_ok() => name.to_string(),
+                    _ => NO_SERVICE.to_string(),
+                }
             }
             S3Op::ListObjectsV2 => {
                 let prefix = req.key_or_prefix.as_deref().unwrap_or_default();
@@ -183,6 +191,18 @@ mod tests {
             "another class"
         );
         assert!(!token_ok(S3Op::ListBuckets, "", ""));
+        // An object's service is its valid name; `*` (listing, to the chain) or any other
+        // shape names no service, which no agent's scope holds.
+        let service = |key: String| {
+            p.check_token(&request(ak, tok, S3Op::PutObject, "cred", &key))
+                .unwrap()
+                .unwrap()
+                .service
+        };
+        assert_eq!(service(format!("{mine}openrouter.enc")), "openrouter");
+        for odd in ["*.enc", "OpenRouter.enc", "openrouter", "a/b.enc"] {
+            assert_eq!(service(format!("{mine}{odd}")), NO_SERVICE, "{odd}");
+        }
         // No token, a token of another key, and the root key.
         assert!(p
             .check_token(&request(ak, None, S3Op::GetObject, "cred", &mine))
