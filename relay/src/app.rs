@@ -264,9 +264,13 @@ pub async fn run(config: RelayConfig, shutdown: impl Future<Output = ()>) -> Res
     }
     if let Some(b) = &broker {
         app = app.merge(broker::router(b.clone()));
-        let api = ChainApi::new(chain.clone(), b.clone(), closing_rx.clone());
+        let api = ChainApi::new(chain.clone(), b.clone(), closing_rx.clone(), config.sponsor);
         app = app.merge(crate::chain::routes::router(Arc::new(api)));
-        let approvals = crate::approvals::ApprovalsApi::new(b.clone(), closing_rx.clone());
+        let approvals = crate::approvals::ApprovalsApi::new(
+            b.clone(),
+            closing_rx.clone(),
+            config.sponsor.first_registrations_per_ip_per_hour,
+        );
         app = app.merge(crate::approvals::router(Arc::new(approvals)));
         let cloud = crate::cloud::CloudApi {
             broker: b.clone(),

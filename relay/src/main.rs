@@ -116,6 +116,7 @@ fn main() -> ExitCode {
                 .chain(config::CHAIN_ENV_VARS)
                 .chain(config::CLOUD_ENV_VARS)
                 .chain(config::SIGNIN_ENV_VARS)
+                .chain(config::SPONSOR_ENV_VARS)
             {
                 println!("{name:32} {what}");
             }

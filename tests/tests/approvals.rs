@@ -531,3 +531,49 @@ async fn approval_expiry_and_waiting() {
         .expect("valid request");
     assert_eq!(got.request_id, fresh.request_id);
 }
+
+/// Keys the chain does not know may ask only for their own first registration, and one
+/// network may ask only so often: the pool they share stays open to others, and a genuine
+/// master's request is never refused for it.
+#[tokio::test(flavor = "multi_thread")]
+async fn first_registration_requests_are_limited_per_network() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = RelayProc::start(
+        dir.path(),
+        &[("AGENTKEYS_FIRST_REGISTRATIONS_PER_IP_PER_HOUR", "2")],
+    );
+    let (master, newcomer) = master_and_newcomer(&relay.url).await;
+    let first_master = |c: &RelayClient| {
+        ApprovalRequest::new_signed(
+            &c.key,
+            c.operator(),
+            // A companion not on chain yet: the approver of a first registration.
+            Address([0x55; 20]),
+            "register_first_master",
+            "Register this machine as the first master of its own AgentKeys",
+            [7; 32],
+            RP_ID_COMPANION,
+            60,
+            now_secs(),
+        )
+        .unwrap()
+    };
+    let r = first_master(&newcomer);
+    created(submit(&newcomer, &r).await, &r);
+    let mut second = RelayClient::new(&relay.url);
+    second.sign_in_only().await;
+    let r = first_master(&second);
+    created(submit(&second, &r).await, &r);
+    let mut third = RelayClient::new(&relay.url);
+    third.sign_in_only().await;
+    refused(
+        submit(&third, &first_master(&third)).await,
+        429,
+        ErrorCode::SponsorBudgetExhausted,
+    );
+    // The genuine master's own request is in a pool of its own and not counted.
+    let mut peer = RelayClient::new(&relay.url);
+    peer.sign_in_only().await;
+    let r = ask(&master, peer.key.address(), [9; 32], 60);
+    created(submit(&master, &r).await, &r);
+}

@@ -335,6 +335,73 @@ async fn transaction_endpoint_refusals() {
     assert_eq!((s, v["nonce"].as_u64()), (200, Some(0)), "{v}");
 }
 
+/// What the relay pays for is bounded: an agent device has nothing to submit, first
+/// registrations are counted per network, and an operator's masters share a gas budget. Each
+/// refused transaction leaves the chain as it was.
+#[tokio::test(flavor = "multi_thread")]
+async fn sponsorship_has_budgets() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = RelayProc::start(
+        dir.path(),
+        &[("AGENTKEYS_FIRST_REGISTRATIONS_PER_IP_PER_HOUR", "2")],
+    );
+    let mut master = RelayClient::new(&relay.url);
+    master.sign_in().await;
+    let registry = master.chain_status().await.contracts.registry;
+    let (mut agent, _) = agents::register_agent(&master, "coder").await;
+    agent.sign_in_only().await;
+    let revoke = SidecarRegistry::revokeAgentDeviceCall {
+        deviceKeyHash: alloy::primitives::B256::ZERO,
+    }
+    .abi_encode();
+    let (s, v) = agent.send_call(&registry, revoke).await;
+    assert_eq!((s, code(&v).as_str()), (403, "tx_not_sponsored"), "{v}");
+
+    // The second first registration from this network passes, the third does not, and the
+    // would-be master stays unknown to the chain.
+    let mut second = RelayClient::new(&relay.url);
+    second.sign_in().await;
+    let mut third = RelayClient::new(&relay.url);
+    third.sign_in_only().await;
+    let register = SidecarRegistry::registerFirstMasterDeviceWithoutPasskeyCall {}.abi_encode();
+    let (s, v) = third.send_call(&registry, register).await;
+    assert_eq!(
+        (s, code(&v).as_str()),
+        (429, "sponsor_budget_exhausted"),
+        "{v}"
+    );
+    assert!(third.registered_device().await.is_none());
+    drop(relay);
+
+    // An operator's gas budget: its first registration is a stranger's (counted per network),
+    // but every transaction of its masters after that is the operator's.
+    let dir = tempfile::tempdir().unwrap();
+    let relay = RelayProc::start(
+        dir.path(),
+        &[("AGENTKEYS_SPONSOR_GAS_PER_OPERATOR_PER_HOUR", "1")],
+    );
+    let mut master = RelayClient::new(&relay.url);
+    master.sign_in().await;
+    let before = master.registered_device().await.unwrap();
+    let chain = master.chain_status().await;
+    let attach = agents::attach_passkey(
+        agentkeys_daemon::chain_ops::challenge::Domain::registry(&chain),
+        &master.operator(),
+        &master.key.address(),
+    );
+    let (s, v) = master.send_call(&chain.contracts.registry, attach).await;
+    assert_eq!(
+        (s, code(&v).as_str()),
+        (429, "sponsor_budget_exhausted"),
+        "{v}"
+    );
+    let after = master.registered_device().await.unwrap();
+    assert_eq!(
+        (before.roles, before.has_passkey),
+        (after.roles, after.has_passkey)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn event_stream_reports_registry_changes() {
     let dir = tempfile::tempdir().unwrap();

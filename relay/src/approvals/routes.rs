@@ -13,6 +13,7 @@
 
 use super::{Approvals, Pool};
 use crate::broker::Broker;
+use crate::http::rate_limit::{request_peer_key, RateLimiter};
 use crate::http::serve::REQUEST_TIMEOUT;
 use crate::http::{decode_json, json_ok, read_body, ApiFailure};
 use agentkeys_core::approval::{
@@ -33,6 +34,7 @@ use axum::{Json, Router};
 use futures::stream::Stream;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::convert::Infallible;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
@@ -49,6 +51,8 @@ const MAX_FIRST_REGISTRATION_STREAMS: usize = 32;
 /// One daemon needs one stream; a few allow a reconnect to overlap the old one.
 const MAX_STREAMS_PER_DEVICE: usize = 4;
 const MAX_WAITERS: usize = 1024;
+/// Client networks tracked by the first-registration limit (see `RateLimiter`).
+const FIRST_REGISTRATION_NETWORKS: usize = 10_000;
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 pub struct ApprovalsApi {
@@ -58,13 +62,22 @@ pub struct ApprovalsApi {
     first_registration_streams: Arc<Semaphore>,
     per_device: Arc<Mutex<HashMap<Address, usize>>>,
     waiters: Arc<Semaphore>,
+    /// First-registration requests per client network: the pool they share is small, so one
+    /// network must not fill it.
+    first_registration_per_ip: RateLimiter<IpAddr>,
     /// Set when the relay begins to shut down, so streams and waits end and do not hold the
     /// drain.
     stop: watch::Receiver<bool>,
 }
 
 impl ApprovalsApi {
-    pub fn new(broker: Arc<Broker>, stop: watch::Receiver<bool>) -> ApprovalsApi {
+    /// `first_registrations_per_ip_per_hour`: first-registration requests one IPv4 address or
+    /// IPv6 /64 may make in an hour (0 = no limit).
+    pub fn new(
+        broker: Arc<Broker>,
+        stop: watch::Receiver<bool>,
+        first_registrations_per_ip_per_hour: u64,
+    ) -> ApprovalsApi {
         ApprovalsApi {
             broker,
             store: Approvals::default(),
@@ -72,6 +85,11 @@ impl ApprovalsApi {
             first_registration_streams: Arc::new(Semaphore::new(MAX_FIRST_REGISTRATION_STREAMS)),
             per_device: Arc::new(Mutex::new(HashMap::new())),
             waiters: Arc::new(Semaphore::new(MAX_WAITERS)),
+            first_registration_per_ip: RateLimiter::budget(
+                first_registrations_per_ip_per_hour,
+                Duration::from_secs(3_600),
+                FIRST_REGISTRATION_NETWORKS,
+            ),
             stop,
         }
     }
@@ -161,6 +179,7 @@ async fn create(
     req: Request,
 ) -> Result<Response, ApiFailure> {
     let s = session(&api, &req)?;
+    let peer = request_peer_key(&req);
     let body = read_body(req.into_body(), BODY_LIMIT).await?;
     let r: ApprovalRequest = decode_json(&body)?;
     if r.requester != s.sub || r.operator != s.opr || s.act != s.opr {
@@ -181,6 +200,9 @@ async fn create(
     }
     let pool = check_requester(&api, &r.requester, &r.operator, &r.op_tag).await?;
     check_approver(&api, &r.approver, &r.operator).await?;
+    if pool == Pool::FirstRegistration && !api.first_registration_per_ip.allow(&peer) {
+        return Err(ErrorCode::SponsorBudgetExhausted.into());
+    }
     let created = CreatedApproval {
         request_id: r.request_id.clone(),
     };

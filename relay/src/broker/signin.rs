@@ -4,7 +4,7 @@
 //! sign-ins per device key (`rate_limited`).
 
 use super::Broker;
-use crate::http::rate_limit::peer_key;
+use crate::http::rate_limit::request_peer_key;
 use crate::http::{decode_json, json_ok, read_body, ApiFailure};
 use agentkeys_core::chain::Tier;
 use agentkeys_core::identity::Omni;
@@ -13,10 +13,9 @@ use agentkeys_core::siwe_msg::{self, SiweChallenge, SiweExpectation};
 use agentkeys_core::time_util::now_secs;
 use agentkeys_core::wire::{SessionResponse, SiweStartRequest, SiweVerifyRequest};
 use agentkeys_core::{b64, ErrorCode};
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::response::Response;
 use rand::RngCore;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -39,11 +38,7 @@ fn rfc3339(secs: u64) -> Result<String, ApiFailure> {
 
 /// Counts the request against its client IP (IPv4 address or IPv6 /64).
 fn limit_peer(b: &Broker, req: &Request) -> Result<(), ApiFailure> {
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0);
-    if b.limits.per_ip.allow(&peer_key(peer)) {
+    if b.limits.per_ip.allow(&request_peer_key(req)) {
         Ok(())
     } else {
         Err(ErrorCode::RateLimited.into())

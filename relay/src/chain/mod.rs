@@ -17,6 +17,7 @@ pub mod events;
 pub mod revert;
 pub mod routes;
 pub mod rpc;
+pub mod sponsor;
 pub mod submitter;
 pub mod tx;
 pub mod views;

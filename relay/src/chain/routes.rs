@@ -2,15 +2,17 @@
 //! server-sent event stream of changes) and, with a session, transactions signed by the
 //! session's own device. The relay only relays: it cannot sign for a device, and it refuses a
 //! transaction from another sender or to a contract that is not ours (on a fee chain it pays
-//! the gas, so it must not pay for anything else). It also pays only for devices the chain
-//! holds as active, plus a device's registration of itself as its own operator's first master:
-//! a key made up on the spot gets nothing else mined.
+//! the gas, so it must not pay for anything else). Whom it submits for, and how much, is
+//! `sponsor`'s.
 
 use super::events::decode_log;
 use super::revert::describe;
+use super::sponsor::{self, SponsorBudget};
 use super::views::{self, hex32};
 use super::{ChainAdapter, ChainError, Mined, SignedTx};
 use crate::broker::Broker;
+use crate::config::SponsorLimits;
+use crate::http::rate_limit::request_peer_key;
 use crate::http::{decode_json, json_ok, read_body, ApiFailure};
 use agentkeys_core::chain::{
     ChainStatus, EpochView, SubmitTxRequest, TxParamsRequest, TxReceiptView,
@@ -40,6 +42,7 @@ pub struct ChainApi {
     pub chain: Arc<dyn ChainAdapter>,
     pub broker: Arc<Broker>,
     pub streams: Arc<Semaphore>,
+    pub budget: SponsorBudget,
     /// Set when the relay begins to shut down, so event streams end and do not hold the drain.
     pub stop: watch::Receiver<bool>,
 }
@@ -49,11 +52,13 @@ impl ChainApi {
         chain: Arc<dyn ChainAdapter>,
         broker: Arc<Broker>,
         stop: watch::Receiver<bool>,
+        limits: SponsorLimits,
     ) -> ChainApi {
         ChainApi {
             chain,
             broker,
             streams: Arc::new(Semaphore::new(MAX_EVENT_STREAMS)),
+            budget: SponsorBudget::new(limits),
             stop,
         }
     }
@@ -73,7 +78,7 @@ pub fn router(api: Arc<ChainApi>) -> Router {
         .with_state(api)
 }
 
-fn chain_failure(e: ChainError) -> ApiError {
+pub(super) fn chain_failure(e: ChainError) -> ApiError {
     match e {
         ChainError::Reverted { data } => ApiError::new(
             ErrorCode::ChainReverted,
@@ -200,7 +205,7 @@ async fn tx_params(State(api): State<Arc<ChainApi>>, req: Request) -> Result<Res
     let to = Address::from(r.to.0);
     ours(api.chain.as_ref(), to)?;
     let data = parse_hex_bytes(&r.data)?;
-    may_submit(&api, &s.sub, to, &data).await?;
+    sponsor::payer(api.chain.as_ref(), &api.broker, &s.sub, to, &data).await?;
     let params = api
         .chain
         .tx_params(Address::from(s.sub.0), to, data)
@@ -220,48 +225,9 @@ fn ours(chain: &dyn ChainAdapter, to: Address) -> Result<(), ApiError> {
     }
 }
 
-/// The calls a device not on chain may have mined: registering itself as the first master of
-/// the operator its own address derives (the contract binds that to the sender).
-fn is_first_registration(chain: &dyn ChainAdapter, to: Address, input: &[u8]) -> bool {
-    use agentkeys_contracts::bindings::SidecarRegistry as R;
-    use alloy::sol_types::SolCall;
-    to == chain.contracts().registry
-        && input.get(..4).is_some_and(|selector| {
-            selector == R::registerFirstMasterDeviceCall::SELECTOR
-                || selector == R::registerFirstMasterDeviceWithoutPasskeyCall::SELECTOR
-        })
-}
-
-/// Refuses to sponsor a transaction of a revoked device, or of a device not on chain unless it
-/// is that device's own first registration or the epoch governance calling its contract.
-async fn may_submit(
-    api: &ChainApi,
-    device: &CoreAddress,
-    to: Address,
-    input: &[u8],
-) -> Result<(), ApiError> {
-    let chain = api.chain.as_ref();
-    match api.broker.authority.device(device).await? {
-        Some(d) if d.revoked => Err(ErrorCode::DeviceRevoked.into()),
-        Some(_) => Ok(()),
-        None if is_first_registration(chain, to, input) => Ok(()),
-        None if to == chain.contracts().epoch
-            && views::epoch_governance(chain)
-                .await
-                .map_err(chain_failure)?
-                == Address::from(device.0) =>
-        {
-            Ok(())
-        }
-        None => Err(ApiError::new(
-            ErrorCode::DeviceNotRegistered,
-            "the relay submits transactions only for registered devices, or a device's own first registration",
-        )),
-    }
-}
-
 async fn submit(State(api): State<Arc<ChainApi>>, req: Request) -> Result<Response, ApiFailure> {
     let s = session(&api, &req)?;
+    let peer = request_peer_key(&req);
     let body = read_body(req.into_body(), TX_BODY_LIMIT).await?;
     let r: SubmitTxRequest = decode_json(&body)?;
     let raw = parse_hex_bytes(&r.raw)?;
@@ -274,7 +240,15 @@ async fn submit(State(api): State<Arc<ChainApi>>, req: Request) -> Result<Respon
         .into());
     }
     ours(api.chain.as_ref(), tx.to())?;
-    may_submit(&api, &s.sub, tx.to(), &tx.input()).await?;
+    let payer = sponsor::payer(
+        api.chain.as_ref(),
+        &api.broker,
+        &s.sub,
+        tx.to(),
+        &tx.input(),
+    )
+    .await?;
+    api.budget.charge(payer, &s.sub, peer, tx.gas_limit())?;
     let mined = api.chain.submit_signed(tx).await.map_err(chain_failure)?;
     // This process knows of the change before the event poll of a node adapter does; the
     // device's next request must see it.

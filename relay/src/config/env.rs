@@ -339,6 +339,7 @@ pub(super) fn resolve(
     let chain = super::chain::resolve(&file, &env, split)?;
     let cloud = super::cloud::resolve(&file, &env)?;
     let signin = super::signin::resolve(&file, &env)?;
+    let sponsor = super::sponsor::resolve(&file, &env)?;
     let require_caller_credentials = match env("AGENTKEYS_REQUIRE_CALLER_CREDENTIALS").as_deref() {
         Some("true") => true,
         Some("false") => false,
@@ -360,6 +361,7 @@ pub(super) fn resolve(
         chain,
         cloud,
         signin,
+        sponsor,
         require_caller_credentials,
         direct_backend,
         listen,

@@ -6,6 +6,7 @@ mod chain;
 mod cloud;
 mod env;
 mod signin;
+mod sponsor;
 
 use serde::Deserialize;
 use std::fmt;
@@ -19,6 +20,8 @@ pub use cloud::ENV_VARS as CLOUD_ENV_VARS;
 pub use env::ENV_VARS;
 pub use signin::SigninLimits;
 pub use signin::ENV_VARS as SIGNIN_ENV_VARS;
+pub use sponsor::SponsorLimits;
+pub use sponsor::ENV_VARS as SPONSOR_ENV_VARS;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -93,6 +96,10 @@ pub struct FileConfig {
     pub require_caller_credentials: Option<bool>,
     pub signin_per_ip_per_minute: Option<u32>,
     pub signin_per_address_per_minute: Option<u32>,
+    pub sponsor_gas_per_device_per_hour: Option<u64>,
+    pub sponsor_gas_per_operator_per_hour: Option<u64>,
+    pub first_registrations_per_ip_per_hour: Option<u64>,
+    pub first_registrations_per_hour: Option<u64>,
     pub direct_backend: Option<bool>,
 }
 
@@ -140,6 +147,7 @@ pub struct RelayConfig {
     /// The vault refuses requests without the caller's own storage credentials.
     pub require_caller_credentials: bool,
     pub signin: SigninLimits,
+    pub sponsor: SponsorLimits,
     /// The vault serves the direct backend's data-key routes.
     pub direct_backend: bool,
 }

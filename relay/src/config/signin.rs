@@ -33,12 +33,13 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ),
 ];
 
-fn number(
+/// A whole-number setting: the environment wins over the file, the file over the default.
+pub(super) fn number<T: std::str::FromStr>(
     setting: &str,
     v: Option<String>,
-    file: Option<u32>,
-    default: u32,
-) -> Result<u32, BootFail> {
+    file: Option<T>,
+    default: T,
+) -> Result<T, BootFail> {
     match v {
         Some(text) => text
             .trim()

@@ -1,39 +1,56 @@
-//! Keyed rate limits (GCRA: one "theoretical arrival time" per key), bounded in memory.
+//! Keyed rate limits and budgets (GCRA: one "theoretical arrival time" per key), bounded in
+//! memory.
 //!
-//! A limit of `n` per minute allows a burst of `n`, then one every `60/n` s. Keys live in two
-//! generations swapped every minute: a key untouched for a whole generation is back to a full
-//! burst anyway, so dropping the older generation forgets nothing that matters. Past
+//! A budget of `n` per period allows spending all `n` at once, then refills evenly over the
+//! period; a request may cost more than one unit (gas, for sponsored transactions). Keys live in
+//! two generations swapped every period: a key untouched for a whole generation is back to a
+//! full budget anyway, so dropping the older generation forgets nothing that matters. Past
 //! `max_keys` live keys, new keys share one overflow bucket: the memory stays bounded and a
 //! flood of fresh keys (many addresses, many IPv6 networks) slows itself, not known keys.
+//!
+//! Times are scaled by `n` (one unit of budget refills every `period` scaled milliseconds), so
+//! the arithmetic stays exact whatever the budget.
 
+use axum::extract::{ConnectInfo, Request};
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-const PERIOD_MS: u64 = 60_000;
+const MINUTE_MS: u64 = 60_000;
 
 pub struct RateLimiter<K> {
-    /// Requests per minute; `None` is unlimited.
-    per_minute: Option<u32>,
+    /// Units per period; `None` is unlimited.
+    budget: Option<u64>,
+    period_ms: u64,
     max_keys: usize,
     start: Instant,
     state: Mutex<Generations<K>>,
 }
 
 struct Generations<K> {
-    current: HashMap<K, u64>,
-    previous: HashMap<K, u64>,
+    current: HashMap<K, u128>,
+    previous: HashMap<K, u128>,
     rotated_at: u64,
-    overflow: u64,
+    overflow: u128,
 }
 
 impl<K: Hash + Eq + Clone> RateLimiter<K> {
-    /// `per_minute` 0 means unlimited.
+    /// `per_minute` requests per minute; 0 means unlimited.
     pub fn new(per_minute: u32, max_keys: usize) -> RateLimiter<K> {
+        RateLimiter::budget(
+            u64::from(per_minute),
+            Duration::from_millis(MINUTE_MS),
+            max_keys,
+        )
+    }
+
+    /// `units` per `period`; 0 means unlimited.
+    pub fn budget(units: u64, period: Duration, max_keys: usize) -> RateLimiter<K> {
         RateLimiter {
-            per_minute: (per_minute > 0).then_some(per_minute),
+            budget: (units > 0).then_some(units),
+            period_ms: u64::try_from(period.as_millis()).unwrap_or(u64::MAX).max(1),
             max_keys,
             start: Instant::now(),
             state: Mutex::new(Generations {
@@ -47,23 +64,32 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
 
     /// Takes one request's worth for `key`; false when the key is over its limit.
     pub fn allow(&self, key: &K) -> bool {
-        let now = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.allow_at(key, now)
+        self.take(key, 1)
     }
 
+    /// Takes `cost` units for `key`; false (and nothing taken) when they do not fit in what is
+    /// left of its budget.
+    pub fn take(&self, key: &K, cost: u64) -> bool {
+        let now = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.take_at(key, cost, now)
+    }
+
+    #[cfg(test)]
     fn allow_at(&self, key: &K, now: u64) -> bool {
-        let Some(n) = self.per_minute else {
+        self.take_at(key, 1, now)
+    }
+
+    fn take_at(&self, key: &K, cost: u64, now: u64) -> bool {
+        let Some(n) = self.budget else {
             return true;
         };
         let Ok(mut g) = self.state.lock() else {
             return false;
         };
-        if now.saturating_sub(g.rotated_at) >= PERIOD_MS {
+        if now.saturating_sub(g.rotated_at) >= self.period_ms {
             g.previous = std::mem::take(&mut g.current);
             g.rotated_at = now;
         }
-        let interval = PERIOD_MS / u64::from(n.max(1));
-        let tolerance = PERIOD_MS.saturating_sub(interval);
         let earlier = match g.current.get(key) {
             Some(t) => Some(*t),
             None => {
@@ -82,17 +108,28 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
         } else {
             g.overflow
         };
-        let tat = tat.max(now);
-        if tat - now > tolerance {
+        let period = u128::from(self.period_ms);
+        let now = u128::from(now) * u128::from(n);
+        let tat = tat.max(now) + u128::from(cost) * period;
+        if tat - now > u128::from(n) * period {
             return false;
         }
         if tracked {
-            g.current.insert(key.clone(), tat + interval);
+            g.current.insert(key.clone(), tat);
         } else {
-            g.overflow = tat + interval;
+            g.overflow = tat;
         }
         true
     }
+}
+
+/// The rate-limit key of a request's client (see [`peer_key`]).
+pub fn request_peer_key(req: &Request) -> IpAddr {
+    peer_key(
+        req.extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0),
+    )
 }
 
 /// The rate-limit key of a peer: its IPv4 address, or its IPv6 /64 (one host usually holds a
@@ -128,6 +165,23 @@ mod tests {
         // After a full minute idle, the whole burst is back.
         assert!((0..6).all(|_| l.allow_at(&1, 80_000)));
         assert!(!l.allow_at(&1, 80_000));
+    }
+
+    #[test]
+    fn a_budget_is_spent_by_cost_and_refills_evenly() {
+        // 1,000 units an hour: 3.6 s per unit.
+        let l = RateLimiter::budget(1_000, Duration::from_secs(3_600), 10);
+        assert!(l.take_at(&1, 600, 0));
+        assert!(!l.take_at(&1, 401, 0), "more than what is left");
+        assert!(l.take_at(&1, 400, 0));
+        assert!(!l.take_at(&1, 1, 0));
+        assert!(!l.take_at(&1, 1, 3_599));
+        assert!(l.take_at(&1, 1, 3_600));
+        // Half an hour later, half the budget is back, not more.
+        assert!(!l.take_at(&1, 501, 1_803_600));
+        assert!(l.take_at(&1, 500, 1_803_600));
+        // A single request larger than the whole budget never passes.
+        assert!(!l.take_at(&2, 1_001, 0));
     }
 
     #[test]
