@@ -3,7 +3,8 @@
 //! whose actor is the victim's, squatting the victim's agent key, reusing the victim's consent,
 //! capabilities for the victim's operator or actor, and storage credentials aimed at the
 //! victim's objects. Each attempt is refused with its exact code, and the victim's objects are
-//! the same bytes afterwards.
+//! the same bytes afterwards. The first test drives the relay's API directly; the second is the
+//! stranger as a person: the real CLI, its own daemon and its own passkey in Chromium.
 
 use agentkeys_core::identity::Omni;
 use agentkeys_core::names::{DataClass, Op};
@@ -11,8 +12,11 @@ use agentkeys_core::routes;
 use agentkeys_core::wire::CapRequest;
 use agentkeys_daemon::chain_ops::challenge::Domain;
 use agentkeys_tests::agents::{agent_registration, ensure_scope_mgmt, register_agent};
+use agentkeys_tests::browser::{AuthenticatorOptions, Browser};
+use agentkeys_tests::passkey_flow::{self, ok, refused, relay_url, with_passkey, Recorder};
 use agentkeys_tests::relay::RelayProc;
 use agentkeys_tests::relay_client::{code, RelayClient};
+use agentkeys_tests::stack::Stack;
 use agentkeys_tests::storage::{s3_code, StorageCreds};
 use serde_json::{json, Value};
 
@@ -214,4 +218,132 @@ async fn a_second_operator_gets_nothing_of_the_first() {
             .await,
         b"sk-victim-1"
     );
+}
+
+/// The victim's agent's stored object, read with that agent's own storage credentials.
+async fn agent_object(s: &Stack, agent: &str, name: &str) -> (StorageCreds, Vec<u8>) {
+    let creds = StorageCreds::parse(&s.ok(&["aws", "env", "--agent", agent], None));
+    let key = format!("{}{name}.enc", creds.prefix());
+    let bytes = object_bytes(&creds.client(), creds.bucket(), &key).await;
+    (creds, bytes)
+}
+
+/// The same stranger as a person would be one: the real CLI and its own daemon, with its own
+/// passkey in Chromium, on the victim's relay. Everything it can name lands in its own
+/// operator's space, its storage credentials reach nothing of the victim's, and the victim's
+/// objects are the same bytes afterwards.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_operator_with_its_own_daemon_and_passkey_gets_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let browser = Browser::start().await;
+
+    let mut victim_urls = Recorder::new(tmp.path(), "victim");
+    let victim = Stack::new().with_env("BROWSER", &victim_urls.script);
+    victim.ok(&["up"], None);
+    let victim_page = browser.new_page().await;
+    victim_page
+        .enable_virtual_authenticator(AuthenticatorOptions::default())
+        .await;
+    ok(&with_passkey(&victim, &victim_page, &mut victim_urls, &["init"], 2).await);
+    victim.ok(&["store", "openrouter"], Some(b"sk-victim-own"));
+    victim.ok(&["agent", "create", "coder"], None);
+    ok(&with_passkey(
+        &victim,
+        &victim_page,
+        &mut victim_urls,
+        &["scope", "set", "coder", "openrouter"],
+        1,
+    )
+    .await);
+    victim.ok(
+        &["store", "--for", "coder", "openrouter"],
+        Some(b"sk-victim-agent"),
+    );
+    let (victim_creds, before) = agent_object(&victim, "coder", "openrouter").await;
+
+    // The stranger: its own home, daemon, keychain entry and passkey; the victim's relay.
+    let url = relay_url(&victim);
+    let mut stranger_urls = Recorder::new(tmp.path(), "stranger");
+    let stranger = Stack::new().with_env("BROWSER", &stranger_urls.script);
+    let _daemon = passkey_flow::daemon(stranger.home(), &url, &stranger_urls.script, false);
+    let stranger_page = browser.new_page().await;
+    stranger_page
+        .enable_virtual_authenticator(AuthenticatorOptions::default())
+        .await;
+    let init = ok(&with_passkey(&stranger, &stranger_page, &mut stranger_urls, &["init"], 2).await);
+    assert!(
+        init.contains("registered on chain as the first master"),
+        "{init}"
+    );
+    let victim_status = victim.ok(&["status", "--json"], None);
+    let stranger_status = stranger.ok(&["status", "--json"], None);
+    let operator =
+        |s: &str| serde_json::from_str::<Value>(s).unwrap()["daemon"]["operator"].clone();
+    assert!(operator(&victim_status).is_string(), "{victim_status}");
+    assert_ne!(operator(&victim_status), operator(&stranger_status));
+
+    // Names are per operator: the victim's secret is not there to read or remove.
+    refused(
+        &stranger.run(&["read", "openrouter"], None),
+        5,
+        "secret_not_found",
+    );
+    refused(
+        &stranger.run(&["rm", "openrouter"], None),
+        5,
+        "secret_not_found",
+    );
+    // The same agent label is another actor; what it stores is its own.
+    stranger.ok(&["agent", "create", "coder"], None);
+    ok(&with_passkey(
+        &stranger,
+        &stranger_page,
+        &mut stranger_urls,
+        &["scope", "set", "coder", "openrouter"],
+        1,
+    )
+    .await);
+    stranger.ok(
+        &["store", "--for", "coder", "openrouter"],
+        Some(b"sk-planted"),
+    );
+    stranger.ok(&["store", "openrouter"], Some(b"sk-stranger-own"));
+    let (stranger_creds, planted) = agent_object(&stranger, "coder", "openrouter").await;
+    assert_ne!(stranger_creds.prefix(), victim_creds.prefix());
+    assert_ne!(planted, before);
+
+    // The stranger's storage credentials, master's and agent's, at the victim's agent object.
+    let victim_key = format!("{}openrouter.enc", victim_creds.prefix());
+    let stranger_master = StorageCreds::parse(&stranger.ok(&["aws", "env"], None));
+    for creds in [&stranger_master, &stranger_creds] {
+        let s3 = creds.client();
+        let get = s3
+            .get_object()
+            .bucket(victim_creds.bucket())
+            .key(&victim_key)
+            .send()
+            .await;
+        assert_eq!(s3_code(get), "AccessDenied");
+        let put = s3
+            .put_object()
+            .bucket(victim_creds.bucket())
+            .key(&victim_key)
+            .body(b"planted".to_vec().into())
+            .send()
+            .await;
+        assert_eq!(s3_code(put), "AccessDenied");
+        let delete = s3
+            .delete_object()
+            .bucket(victim_creds.bucket())
+            .key(&victim_key)
+            .send()
+            .await;
+        assert_eq!(s3_code(delete), "AccessDenied");
+    }
+    stranger.ok(&["rm", "openrouter"], None);
+
+    // The victim's objects are the same bytes, and read as before.
+    let (_, after) = agent_object(&victim, "coder", "openrouter").await;
+    assert_eq!(after, before);
+    assert_eq!(victim.ok(&["read", "openrouter"], None), "sk-victim-own\n");
 }
