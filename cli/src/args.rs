@@ -158,7 +158,12 @@ pub enum AgentCommand {
         json: bool,
     },
     /// Revoke an agent on chain; its capabilities and tokens stop working at once.
-    Revoke { name: String },
+    Revoke {
+        name: String,
+        /// First delete the agent's credentials and memory (each deletion is audited).
+        #[arg(long)]
+        purge: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]

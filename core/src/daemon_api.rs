@@ -129,10 +129,30 @@ pub struct AgentList {
     pub agents: Vec<AgentView>,
 }
 
+/// `agent revoke NAME [--purge]`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AgentRevokeRequest {
+    pub name: String,
+    /// Delete the agent's credentials and memory before it is revoked.
+    #[serde(default)]
+    pub purge: bool,
+}
+
+/// An object `agent revoke --purge` deleted.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PurgedObject {
+    pub class: crate::names::DataClass,
+    pub name: String,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct AgentRevoked {
     pub agent: AgentView,
     pub receipt: TxReceiptView,
+    /// With `--purge`: every object deleted, credentials first.
+    #[serde(default)]
+    pub purged: Vec<PurgedObject>,
 }
 
 /// A per-child token: it lets one process act as one agent until revoked or the daemon stops.

@@ -5,8 +5,8 @@
 use agentkeys_core::chain::AuditVerifyRequest;
 use agentkeys_core::cloud::AwsCredsRequest;
 use agentkeys_core::daemon_api::{
-    AgentNameRequest, AgentTokenRevoke, CompanionApproveRequest, DeviceAddRequest, InitRequest,
-    RevokeDeviceRequest, ScopeSetRequest, ThresholdRequest,
+    AgentNameRequest, AgentRevokeRequest, AgentTokenRevoke, CompanionApproveRequest,
+    DeviceAddRequest, InitRequest, RevokeDeviceRequest, ScopeSetRequest, ThresholdRequest,
 };
 use agentkeys_core::wire::{ListRequest, NameRequest, PutRequest};
 use agentkeys_fuzz::json_round_trip;
@@ -16,7 +16,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((&which, body)) = data.split_first() else {
         return;
     };
-    match which % 13 {
+    match which % 14 {
         0 => {
             if let Some(put) = json_round_trip::<PutRequest>(body) {
                 let _ = put.value.decode();
@@ -33,6 +33,7 @@ fuzz_target!(|data: &[u8]| {
         9 => drop(json_round_trip::<ThresholdRequest>(body)),
         10 => drop(json_round_trip::<RevokeDeviceRequest>(body)),
         11 => drop(json_round_trip::<AuditVerifyRequest>(body)),
+        12 => drop(json_round_trip::<AgentRevokeRequest>(body)),
         _ => drop(json_round_trip::<AwsCredsRequest>(body)),
     }
 });

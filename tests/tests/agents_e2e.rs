@@ -240,10 +240,38 @@ async fn init_agents_scopes_and_children_with_a_chromium_passkey() {
 
     // Revocation: the agent's children are refused at once.
     assert_eq!(list_code(&s3, &creds).await, "ok");
-    let revoked = s.ok(&["agent", "revoke", "coder"], None);
+    // With --purge, the master then deletes the agent's objects, out of scope or not, each
+    // through the vault and so into the audit trail.
+    let revoked = s.ok(&["agent", "revoke", "coder", "--purge"], None);
     assert!(
         revoked.contains("revoked agent coder on chain"),
         "{revoked}"
+    );
+    assert!(
+        revoked.contains("deleted credentials openrouter"),
+        "{revoked}"
+    );
+    let log: serde_json::Value =
+        serde_json::from_str(&s.ok(&["audit", "log", "--json"], None)).unwrap();
+    let agents: serde_json::Value =
+        serde_json::from_str(&s.ok(&["agent", "list", "--json"], None)).unwrap();
+    let coder_actor = agents["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "coder")
+        .unwrap()["actor"]
+        .clone();
+    assert!(
+        log["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["op"] == "teardown"
+                && r["service"] == "openrouter"
+                && r["actor"] == coder_actor
+                && r["outcome"] == "ok"),
+        "{log}"
     );
     // Its storage credentials, which needed no scope to list its own prefix, stop too.
     let took = denied_within(Duration::from_secs(1), || list_code(&s3, &creds)).await;

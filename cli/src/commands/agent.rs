@@ -1,6 +1,8 @@
 //! `agentkeys agent create|list|revoke`.
 
-use agentkeys_core::daemon_api::{AgentList, AgentNameRequest, AgentRevoked, AgentView};
+use agentkeys_core::daemon_api::{
+    AgentList, AgentNameRequest, AgentRevokeRequest, AgentRevoked, AgentView,
+};
 use agentkeys_core::routes::daemon as route;
 
 use crate::daemon_client::DaemonClient;
@@ -55,9 +57,16 @@ pub async fn list(json: bool) -> Result<i32, CliError> {
     Ok(0)
 }
 
-pub async fn revoke(agent: &str) -> Result<i32, CliError> {
+pub async fn revoke(agent: &str, purge: bool) -> Result<i32, CliError> {
     let client = DaemonClient::from_env()?;
-    let r: AgentRevoked = client.post(route::AGENT_REVOKE, &name(agent)).await?;
+    let req = AgentRevokeRequest {
+        name: agent.to_string(),
+        purge,
+    };
+    let r: AgentRevoked = client.post(route::AGENT_REVOKE, &req).await?;
+    for o in &r.purged {
+        output::line(&format!("deleted {} {}", o.class.as_str(), o.name))?;
+    }
     output::line(&format!(
         "revoked agent {} on chain in block {} (tx {})",
         r.agent.name, r.receipt.block_number, r.receipt.tx_hash

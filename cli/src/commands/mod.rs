@@ -51,7 +51,7 @@ pub async fn dispatch(command: Command) -> Result<i32, CliError> {
         Command::Agent { command } => match command {
             AgentCommand::Create { name } => agent::create(&name).await,
             AgentCommand::List { json } => agent::list(json).await,
-            AgentCommand::Revoke { name } => agent::revoke(&name).await,
+            AgentCommand::Revoke { name, purge } => agent::revoke(&name, purge).await,
         },
         Command::Companion { socket, command } => match command {
             CompanionCommand::Start => {

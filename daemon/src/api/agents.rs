@@ -5,13 +5,15 @@ use std::sync::Arc;
 use agentkeys_contracts::bindings::SidecarRegistry;
 use agentkeys_core::chain::{roles, DeviceView, Tier};
 use agentkeys_core::daemon_api::{
-    AgentList, AgentNameRequest, AgentRevoked, AgentToken, AgentTokenRevoke, AgentView,
+    AgentList, AgentNameRequest, AgentRevokeRequest, AgentRevoked, AgentToken, AgentTokenRevoke,
+    AgentView, PurgedObject,
 };
 use agentkeys_core::device_key::DeviceKey;
 use agentkeys_core::error::{ApiError, ErrorCode};
 use agentkeys_core::identity::Omni;
-use agentkeys_core::names::validate_agent_label;
+use agentkeys_core::names::{validate_agent_label, DataClass, Op};
 use agentkeys_core::time_util::now_secs;
+use agentkeys_core::wire::{ListRequest, ListResponse, NameRequest, TeardownResponse};
 use alloy::primitives::B256;
 use alloy::sol_types::SolCall;
 use axum::extract::State;
@@ -201,10 +203,12 @@ pub async fn list(State(state): State<SharedState>) -> ApiResult<AgentList> {
 
 pub async fn revoke(
     State(state): State<SharedState>,
-    ApiJson(req): ApiJson<AgentNameRequest>,
+    ApiJson(req): ApiJson<AgentRevokeRequest>,
 ) -> ApiResult<AgentRevoked> {
     let (key, me) = master(&state).await?;
     let record = active(&state, &req.name).await?;
+    // Children running as the agent lose the daemon at once; the relay refuses its key too.
+    state.agent_tokens.revoke_agent(&record.name);
     let chain = state.relay.chain_status().await?;
     let receipt = state
         .relay
@@ -217,8 +221,6 @@ pub async fn revoke(
             .abi_encode(),
         )
         .await?;
-    // Children running as the agent lose the daemon at once; the relay refuses its key too.
-    state.agent_tokens.revoke_agent(&record.name);
     let (n, g) = (record.name.clone(), record.generation);
     state
         .agents
@@ -230,6 +232,13 @@ pub async fn revoke(
         })
         .await?;
     tracing::info!(agent = %record.name, "agent revoked");
+    // After the revocation, so nothing the agent still holds (storage credentials) can write
+    // while its objects are deleted.
+    let purged = if req.purge {
+        purge(&state, &key, &record).await?
+    } else {
+        Vec::new()
+    };
     let agent = view(
         &state,
         &me.operator,
@@ -239,7 +248,46 @@ pub async fn revoke(
         },
     )
     .await?;
-    Ok(Json(AgentRevoked { agent, receipt }))
+    Ok(Json(AgentRevoked {
+        agent,
+        receipt,
+        purged,
+    }))
+}
+
+/// Deletes every credential and memory object of the (revoked) agent with this master's key:
+/// the relay lets a master holding SCOPE_MGMT list and delete the objects of its operator's
+/// agent actors, and each deletion goes through the vault, which records it in the operator's
+/// audit trail. A failure leaves the agent revoked and the rest of its objects in place.
+async fn purge(
+    state: &AppState,
+    key: &DeviceKey,
+    record: &AgentRecord,
+) -> Result<Vec<PurgedObject>, ApiError> {
+    let actor = Some(record.actor);
+    let mut purged = Vec::new();
+    for class in [DataClass::Credentials, DataClass::Memory] {
+        let list: ListResponse = state
+            .relay
+            .vault_as(key, actor, class, Op::List, "", &ListRequest {})
+            .await?;
+        for name in list.names {
+            let _: TeardownResponse = state
+                .relay
+                .vault_as(
+                    key,
+                    actor,
+                    class,
+                    Op::Teardown,
+                    &name,
+                    &NameRequest { name: name.clone() },
+                )
+                .await?;
+            purged.push(PurgedObject { class, name });
+        }
+    }
+    tracing::info!(agent = %record.name, objects = purged.len(), "agent purged");
+    Ok(purged)
 }
 
 pub async fn token(

@@ -94,7 +94,7 @@ impl RelayClient {
         let body = encode(req)?;
         for attempt in 0..2 {
             let now = now_secs();
-            let cap = self.cap(key, dc, op, name, now).await?;
+            let cap = self.cap(key, None, dc, op, name, now).await?;
             let jti = peek_claims(&cap)
                 .map(|c| c.jti)
                 .ok_or_else(|| ApiError::new(ErrorCode::RelayProtocol, "unreadable capability"))?;

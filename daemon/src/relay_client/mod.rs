@@ -89,13 +89,27 @@ impl RelayClient {
         name: &str,
         req: &Req,
     ) -> Result<Resp, ApiError> {
+        self.vault_as(key, None, dc, op, name, req).await
+    }
+
+    /// [`RelayClient::vault`] for another actor than the session's: a master listing or
+    /// deleting the objects of one of its operator's agents (`agent revoke --purge`).
+    pub async fn vault_as<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        key: &DeviceKey,
+        actor: Option<Omni>,
+        dc: DataClass,
+        op: Op,
+        name: &str,
+        req: &Req,
+    ) -> Result<Resp, ApiError> {
         let svc = if op == Op::List { LIST_ALL } else { name };
         let body = encode(req)?;
         // Once a vault asked for the caller's storage credentials, they go with every request.
         let mut storage = self.storage.cached(&key.address(), dc);
         for attempt in 0..3 {
             match self
-                .vault_once(key, dc, op, svc, &body, storage.as_ref())
+                .vault_once(key, actor, dc, op, svc, &body, storage.as_ref())
                 .await
             {
                 Err(e) if attempt < 2 && (is_stale_token(&e) || is_outdated_session(&e)) => {
@@ -114,9 +128,11 @@ impl RelayClient {
         ))
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn vault_once<Resp: DeserializeOwned>(
         &self,
         key: &DeviceKey,
+        actor: Option<Omni>,
         dc: DataClass,
         op: Op,
         svc: &str,
@@ -125,7 +141,7 @@ impl RelayClient {
     ) -> Result<Resp, ApiError> {
         // One timestamp for both: the cap cache hands a capability out once per proof second.
         let now = now_secs();
-        let cap = self.cap(key, dc, op, svc, now).await?;
+        let cap = self.cap(key, actor, dc, op, svc, now).await?;
         let claims = peek_claims(&cap).ok_or_else(|| {
             ApiError::new(
                 ErrorCode::RelayProtocol,
@@ -152,21 +168,26 @@ impl RelayClient {
     async fn cap(
         &self,
         key: &DeviceKey,
+        actor: Option<Omni>,
         dc: DataClass,
         op: Op,
         svc: &str,
         now: u64,
     ) -> Result<Zeroizing<String>, ApiError> {
         let address = key.address();
-        if let Some(cap) = self.caps.take_for_use(&address, dc, op, svc, now) {
-            return Ok(cap);
+        // The cache holds the session actor's capabilities only.
+        let cached = actor.is_none();
+        if cached {
+            if let Some(cap) = self.caps.take_for_use(&address, dc, op, svc, now) {
+                return Ok(cap);
+            }
         }
         let session = self.session(key, &address).await?;
         // The relay took operator and actor from the chain at sign-in: a master acts for its
         // operator, an agent for its own actor.
         let req = encode(&CapRequest {
             operator: session.operator,
-            actor: session.actor,
+            actor: actor.unwrap_or(session.actor),
             service: svc.to_string(),
             ttl_secs: None,
         })?;
@@ -180,8 +201,10 @@ impl RelayClient {
         let expires_at = peek_claims(&token)
             .map(|c| c.exp.min(minted.expires_at))
             .unwrap_or(minted.expires_at);
-        self.caps
-            .put(&address, dc, op, svc, token.clone(), expires_at, now);
+        if cached {
+            self.caps
+                .put(&address, dc, op, svc, token.clone(), expires_at, now);
+        }
         Ok(token)
     }
 

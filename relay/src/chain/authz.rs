@@ -1,7 +1,10 @@
 //! Capabilities checked against the chain (ARCHITECTURE §5, §8): the device is registered for
 //! the operator and not revoked, holds CAP_MINT, acts only as itself (a master for its
 //! operator, an agent for its own actor), the service is in an agent's scope, and the key
-//! epoch is the chain's current one.
+//! epoch is the chain's current one. The one exception to "only as itself" is teardown: a
+//! master holding SCOPE_MGMT may list and delete the objects of an agent actor its operator
+//! registered, active or revoked (`agent revoke --purge`), since a revoked agent's own key can
+//! no longer do it.
 //!
 //! The broker checks at minting and the vault again on every request, each with its own
 //! [`Authority`]. Answers are cached for a short time; any event of our contracts clears the
@@ -11,7 +14,7 @@ use super::views;
 use super::{ChainAdapter, ChainError};
 use agentkeys_core::chain::{roles, DeviceView, Tier};
 use agentkeys_core::identity::{Address, Omni};
-use agentkeys_core::names::LIST_ALL;
+use agentkeys_core::names::{Op, LIST_ALL};
 use agentkeys_core::{ApiError, ErrorCode};
 use alloy::primitives::B256;
 use std::collections::HashMap;
@@ -32,6 +35,17 @@ pub struct CapCheck<'a> {
     pub operator: &'a Omni,
     pub actor: &'a Omni,
     pub service: &'a str,
+    pub op: Op,
+}
+
+/// What the chain must also say once the device's entry allows a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    Nothing,
+    /// The service is in the agent's scope.
+    Scope,
+    /// The actor is an agent actor the operator registered (a master's teardown).
+    OwnAgentActor,
 }
 
 #[derive(Default)]
@@ -170,9 +184,21 @@ impl Authority {
     /// Checks everything but the epoch; the device's on-chain entry on success.
     pub async fn check(&self, c: CapCheck<'_>) -> Result<DeviceView, ApiError> {
         let d = self.device(c.device).await?;
-        let needs_scope = decide(d.as_ref(), &c)?;
-        if needs_scope && !self.in_scope(c.operator, c.actor, c.service).await? {
-            return Err(ErrorCode::ServiceNotInScope.into());
+        match decide(d.as_ref(), &c)? {
+            Need::Nothing => {}
+            Need::Scope => {
+                if !self.in_scope(c.operator, c.actor, c.service).await? {
+                    return Err(ErrorCode::ServiceNotInScope.into());
+                }
+            }
+            Need::OwnAgentActor => {
+                let owner = views::agent_actor_operator(self.chain.as_ref(), c.actor)
+                    .await
+                    .map_err(unavailable)?;
+                if owner != Some(*c.operator) {
+                    return Err(ErrorCode::ActorNotPermitted.into());
+                }
+            }
         }
         d.ok_or_else(|| ErrorCode::DeviceNotRegistered.into())
     }
@@ -187,9 +213,8 @@ impl Authority {
     }
 }
 
-/// The decision on the device's entry alone; `Ok(true)` when the service must also be in the
-/// agent's scope.
-pub fn decide(d: Option<&DeviceView>, c: &CapCheck<'_>) -> Result<bool, ApiError> {
+/// The decision on the device's entry alone, and what the chain must also say.
+pub fn decide(d: Option<&DeviceView>, c: &CapCheck<'_>) -> Result<Need, ApiError> {
     let d = d.ok_or(ErrorCode::DeviceNotRegistered)?;
     if d.operator != *c.operator {
         return Err(ApiError::new(
@@ -203,14 +228,17 @@ pub fn decide(d: Option<&DeviceView>, c: &CapCheck<'_>) -> Result<bool, ApiError
     if d.roles & roles::CAP_MINT == 0 {
         return Err(ErrorCode::DeviceLacksRole.into());
     }
-    let acts_as = match d.tier {
-        Tier::Master => d.operator,
-        Tier::Agent => d.actor,
-    };
-    if acts_as != *c.actor {
-        return Err(ErrorCode::ActorNotPermitted.into());
+    match d.tier {
+        Tier::Master if d.operator == *c.actor => Ok(Need::Nothing),
+        Tier::Master
+            if matches!(c.op, Op::List | Op::Teardown) && d.roles & roles::SCOPE_MGMT != 0 =>
+        {
+            Ok(Need::OwnAgentActor)
+        }
+        Tier::Agent if d.actor == *c.actor && c.service == LIST_ALL => Ok(Need::Nothing),
+        Tier::Agent if d.actor == *c.actor => Ok(Need::Scope),
+        _ => Err(ErrorCode::ActorNotPermitted.into()),
     }
-    Ok(d.tier == Tier::Agent && c.service != LIST_ALL)
 }
 
 #[cfg(test)]
@@ -248,10 +276,11 @@ mod tests {
             operator,
             actor,
             service: svc,
+            op: if svc == LIST_ALL { Op::List } else { Op::Fetch },
         }
     }
 
-    fn code(r: Result<bool, ApiError>) -> ErrorCode {
+    fn code(r: Result<Need, ApiError>) -> ErrorCode {
         r.expect_err("refused").code
     }
 
@@ -333,7 +362,7 @@ mod tests {
                 &check(&dev, &Omni([8; 32]), &victim_actor, LIST_ALL)
             )
             .ok(),
-            Some(false)
+            Some(Need::Nothing)
         );
         assert_eq!(
             code(decide(
@@ -352,15 +381,59 @@ mod tests {
         let agent_dev = view(Tier::Agent, roles::CAP_MINT, false);
         assert_eq!(
             decide(Some(&master), &check(&dev, &op, &op, "x")).ok(),
-            Some(false)
+            Some(Need::Nothing)
         );
         assert_eq!(
             decide(Some(&agent_dev), &check(&dev, &op, &agent, "x")).ok(),
-            Some(true)
+            Some(Need::Scope)
         );
         assert_eq!(
             decide(Some(&agent_dev), &check(&dev, &op, &agent, LIST_ALL)).ok(),
-            Some(false)
+            Some(Need::Nothing)
+        );
+    }
+
+    #[test]
+    fn a_master_tears_down_its_own_agents_only() {
+        let dev = Address([1; 20]);
+        let (op, agent) = (Omni([2; 32]), Omni([3; 32]));
+        let full = view(Tier::Master, roles::ALL, false);
+        let teardown = |op_kind: Op| CapCheck {
+            op: op_kind,
+            ..check(&dev, &op, &agent, "x")
+        };
+        // Listing and deleting an agent's objects: only once the chain says the actor is the
+        // operator's agent.
+        for kind in [Op::List, Op::Teardown] {
+            assert_eq!(
+                decide(Some(&full), &teardown(kind)).ok(),
+                Some(Need::OwnAgentActor)
+            );
+        }
+        // Never reading or writing them, and never without SCOPE_MGMT.
+        for kind in [Op::Fetch, Op::Store] {
+            assert_eq!(
+                code(decide(Some(&full), &teardown(kind))),
+                ErrorCode::ActorNotPermitted
+            );
+        }
+        let cap_mint_only = view(Tier::Master, roles::CAP_MINT, false);
+        assert_eq!(
+            code(decide(Some(&cap_mint_only), &teardown(Op::Teardown))),
+            ErrorCode::ActorNotPermitted
+        );
+        // An agent never tears down another actor.
+        let agent_dev = view(Tier::Agent, roles::CAP_MINT, false);
+        let other = Omni([4; 32]);
+        assert_eq!(
+            code(decide(
+                Some(&agent_dev),
+                &CapCheck {
+                    op: Op::Teardown,
+                    ..check(&dev, &op, &other, "x")
+                }
+            )),
+            ErrorCode::ActorNotPermitted
         );
     }
 }

@@ -124,6 +124,24 @@ pub async fn operator(
     })
 }
 
+/// The operator that registered `actor` as an agent (active or revoked); `None` for an actor
+/// never registered.
+pub async fn agent_actor_operator(
+    chain: &dyn ChainAdapter,
+    actor: &Omni,
+) -> Result<Option<Omni>, ChainError> {
+    let a = read(
+        chain,
+        chain.contracts().registry,
+        SidecarRegistry::getActorCall {
+            actorOmni: b256(actor),
+        },
+    )
+    .await?;
+    // ActorStatus: 0 NONE, 1 ACTIVE, 2 REVOKED.
+    Ok((a.status != 0).then_some(Omni(a.operatorOmni.0)))
+}
+
 pub async fn in_scope(
     chain: &dyn ChainAdapter,
     operator: &Omni,

@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use agentkeys_core::envelope::object_prefix;
-use agentkeys_core::names::{validate_object_name, DataClass, LIST_ALL};
+use agentkeys_core::names::{validate_object_name, DataClass, Op, LIST_ALL};
 use agentkeys_core::time_util::now_secs;
 
 use super::keyring::{SessionClaims, SessionKeyring};
@@ -35,6 +35,7 @@ pub struct ActorScopedPolicy {
 pub struct ChainQuestion {
     claims: SessionClaims,
     service: String,
+    op: Op,
 }
 
 impl ActorScopedPolicy {
@@ -102,7 +103,17 @@ impl ActorScopedPolicy {
                 ))
             }
         };
-        Ok(Some(ChainQuestion { claims, service }))
+        let op = match req.op {
+            S3Op::PutObject => Op::Store,
+            S3Op::DeleteObject | S3Op::DeleteObjects => Op::Teardown,
+            S3Op::ListObjectsV2 | S3Op::HeadBucket => Op::List,
+            _ => Op::Fetch,
+        };
+        Ok(Some(ChainQuestion {
+            claims,
+            service,
+            op,
+        }))
     }
 }
 
@@ -116,6 +127,7 @@ impl AccessPolicy for ActorScopedPolicy {
                 operator: &q.claims.operator,
                 actor: &q.claims.actor,
                 service: &q.service,
+                op: q.op,
             };
             match self.authority.check(check).await {
                 Ok(_) => Ok(()),

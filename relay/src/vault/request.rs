@@ -48,6 +48,7 @@ pub async fn handle(
                     operator: &claims.opr,
                     actor: &claims.sub,
                     service: &claims.svc,
+                    op,
                 },
                 claims.epoch,
             )
