@@ -11,6 +11,7 @@ use agentkeys_core::envelope::object_key;
 use agentkeys_core::identity::{Address, Omni};
 use agentkeys_core::names::DataClass;
 use agentkeys_core::time_util::now_secs;
+use agentkeys_relay::audit::foreign::ForeignAttempts;
 use agentkeys_relay::chain::authz::{Authority, DEFAULT_CACHE_TTL};
 use agentkeys_relay::chain::embedded::EmbeddedChain;
 use agentkeys_relay::isolation::{ActorScopedPolicy, Holder, SessionKeyring};
@@ -39,6 +40,7 @@ fn benches(c: &mut Criterion) {
         credentials_bucket: "cred".into(),
         memory_bucket: "mem".into(),
         authority,
+        foreign: Arc::new(ForeignAttempts::new(None, 0)),
     };
     let request = AccessRequest {
         access_key: Some(minted.access_key_id.clone()),

@@ -2,6 +2,7 @@
 //! asked, wires vault → signer/audit/broker keys in process or over HTTP, writes the bound
 //! address for local clients, and serves until shutdown.
 
+use crate::audit::foreign::ForeignAttempts;
 use crate::audit::{spawn_anchorer, AnchorPolicy, AuditLog};
 use crate::broker::{self, Broker, SigninLimiter, SiweNonces};
 use crate::chain::authz::{Authority, DEFAULT_CACHE_TTL};
@@ -70,6 +71,7 @@ async fn start_embedded_s3(
     storage: &crate::config::StorageConfig,
     keyring: Arc<SessionKeyring>,
     chain: Arc<dyn ChainAdapter>,
+    foreign: Arc<ForeignAttempts>,
     stop: watch::Receiver<bool>,
 ) -> Result<(String, S3Credentials), BootFail> {
     let region = storage.region.as_str();
@@ -94,6 +96,7 @@ async fn start_embedded_s3(
         credentials_bucket: storage.credentials_bucket.clone(),
         memory_bucket: storage.memory_bucket.clone(),
         authority: Authority::new(chain, DEFAULT_CACHE_TTL),
+        foreign,
     });
     let mut stop = stop;
     tokio::spawn(async move {
@@ -154,6 +157,10 @@ pub async fn run(config: RelayConfig, shutdown: impl Future<Output = ()>) -> Res
         (None, Some(url)) => Some(Arc::new(RemoteAudit(client("audit_url", url)?))),
         (None, None) => None,
     };
+    let foreign = Arc::new(ForeignAttempts::new(
+        mint_audit.clone(),
+        crate::audit::foreign::DEFAULT_PER_DEVICE_PER_MINUTE,
+    ));
     let broker = if config.runs(Role::Broker) {
         let signer = signer.clone().ok_or_else(|| {
             fail(
@@ -173,7 +180,7 @@ pub async fn run(config: RelayConfig, shutdown: impl Future<Output = ()>) -> Res
             k2: Broker::load_k2(&config.data_dir).map_err(|e| fail("broker", e))?,
             signer,
             authority: Authority::new(chain.clone(), DEFAULT_CACHE_TTL),
-            audit: mint_audit.clone(),
+            foreign: foreign.clone(),
         }))
     } else {
         None
@@ -197,6 +204,7 @@ pub async fn run(config: RelayConfig, shutdown: impl Future<Output = ()>) -> Res
                     &config.storage,
                     keyring.clone(),
                     chain.clone(),
+                    foreign.clone(),
                     stop_rx.clone(),
                 )
                 .await?;

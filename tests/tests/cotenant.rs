@@ -209,6 +209,29 @@ async fn a_second_operator_gets_nothing_of_the_first() {
     // Four operations for each of two actors, from the attacker's master (its agent's are
     // recorded under its own device).
     assert_eq!(tried, 8, "{log}");
+    // And who reached for its objects with storage credentials: get, put, delete and list,
+    // from the attacker's master and from its agent, each on the victim's actor.
+    let agent_device = attacker_agent.key.address().to_string();
+    let reached: Vec<&Value> = log["records"]
+        .as_array()
+        .expect("records")
+        .iter()
+        .filter(|r| r["outcome"] == "storage_access_denied")
+        .collect();
+    assert_eq!(reached.len(), 8, "{log}");
+    for device in [&attacker_device, &agent_device] {
+        let mut ops: Vec<&str> = reached
+            .iter()
+            .filter(|r| r["device"] == device.as_str())
+            .map(|r| r["op"].as_str().unwrap())
+            .collect();
+        ops.sort_unstable();
+        assert_eq!(ops, ["fetch", "list", "store", "teardown"], "{log}");
+    }
+    assert!(reached
+        .iter()
+        .all(|r| r["actor"] == victim.operator().to_hex().as_str()
+            && (r["service"] == "openrouter" || r["op"] == "list")));
 
     // The victim's object is the same bytes, and still reads as its secret.
     assert_eq!(object_bytes(&victim_s3, &bucket, &victim_key).await, before);

@@ -20,6 +20,7 @@
 pub mod anchor;
 pub mod batches;
 pub mod chain;
+pub mod foreign;
 pub mod operator_routes;
 mod proof;
 mod query;

@@ -9,13 +9,13 @@ mod signin_tests;
 
 pub use nonces::SiweNonces;
 
+use crate::audit::foreign::ForeignAttempts;
 use crate::chain::authz::Authority;
 use crate::config::SigninLimits;
 use crate::http::bearer_token;
 use crate::http::rate_limit::RateLimiter;
 use crate::keys;
 use crate::signer::DekSigner;
-use crate::vault::AuditSink;
 use agentkeys_core::es256::{Es256Key, Jwks, KeyPurpose};
 use agentkeys_core::identity::Address;
 use agentkeys_core::routes::{self, ALL_CLASS_OPS as ALL_CLASS_OPS_ROUTES};
@@ -48,9 +48,8 @@ pub struct Broker {
     pub signer: Arc<dyn DekSigner>,
     /// Devices, scopes and the epoch, as the chain has them.
     pub authority: Arc<Authority>,
-    /// Where mintings and refused attempts on another operator's data are recorded; `None`
-    /// when neither the audit role nor its URL is configured.
-    pub audit: Option<Arc<dyn AuditSink>>,
+    /// Where refused attempts on another operator's data are recorded.
+    pub foreign: Arc<ForeignAttempts>,
 }
 
 /// Keys tracked per limiter; past that, new keys share one bucket (see `RateLimiter`).

@@ -48,7 +48,7 @@ async fn env(limits: SigninLimits) -> Env {
         k2: Es256Key::from_secret(KeyPurpose::Oidc, &[0x12; 32]).expect("k2"),
         signer: Arc::new(LocalSigner::new(Arc::new(k3))),
         authority: Authority::new(chain, DEFAULT_CACHE_TTL),
-        audit: None,
+        foreign: Arc::new(crate::audit::foreign::ForeignAttempts::new(None, 0)),
     };
     Env {
         _dir: dir,

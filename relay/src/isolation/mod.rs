@@ -11,6 +11,7 @@
 
 mod keyring;
 mod policy;
+mod trespass;
 
 pub use keyring::{Holder, SessionClaims, SessionKeyring, SESSION_KEY_FILE};
 pub use policy::ActorScopedPolicy;

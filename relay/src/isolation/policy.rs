@@ -14,6 +14,7 @@ use agentkeys_core::names::{validate_object_name, DataClass, Op, LIST_ALL};
 use agentkeys_core::time_util::now_secs;
 
 use super::keyring::{SessionClaims, SessionKeyring};
+use crate::audit::foreign::ForeignAttempts;
 use crate::chain::authz::{Authority, CapCheck};
 use crate::s3server::{AccessDenied, AccessPolicy, AccessRequest, PolicyFuture, S3Op};
 
@@ -28,6 +29,8 @@ pub struct ActorScopedPolicy {
     pub credentials_bucket: String,
     pub memory_bucket: String,
     pub authority: Arc<Authority>,
+    /// Where refused reaches into another actor's objects are recorded.
+    pub foreign: Arc<ForeignAttempts>,
 }
 
 /// What the chain must allow for a request that passed the token's own checks: the service
@@ -121,7 +124,16 @@ impl AccessPolicy for ActorScopedPolicy {
     fn check<'a>(&'a self, req: &'a AccessRequest) -> PolicyFuture<'a> {
         let question = self.check_token(req);
         Box::pin(async move {
-            let Some(q) = question? else { return Ok(()) };
+            let q = match question {
+                Ok(Some(q)) => q,
+                Ok(None) => return Ok(()),
+                Err(denied) => {
+                    if let Some(t) = super::trespass::of(self, req) {
+                        super::trespass::record(self, t).await;
+                    }
+                    return Err(denied);
+                }
+            };
             let check = CapCheck {
                 device: &q.claims.device,
                 operator: &q.claims.operator,
@@ -170,6 +182,7 @@ mod tests {
             credentials_bucket: "cred".into(),
             memory_bucket: "mem".into(),
             authority: Authority::new(chain, DEFAULT_CACHE_TTL),
+            foreign: Arc::new(ForeignAttempts::new(None, 0)),
         };
         let me = Omni([1; 32]);
         let other = Omni([2; 32]);
