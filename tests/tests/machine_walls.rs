@@ -342,12 +342,14 @@ fn a_daemon_socket_of_another_uid_gets_nothing() {
             .env_remove("AGENTKEYS_RELAY_URL");
         run(cmd, stdin)
     };
-    let mut connections = 0;
-    for (args, stdin) in [
+    for (connections, (args, stdin)) in [
         (&["store", "openrouter"][..], Some(SECRET)),
         (&["read", "openrouter"][..], None),
         (&["status"][..], None),
-    ] {
+    ]
+    .into_iter()
+    .enumerate()
+    {
         let out = cli(args, stdin);
         refused(&out, 6, "daemon_peer_foreign");
         let err = String::from_utf8_lossy(&out.stderr);
@@ -358,10 +360,9 @@ fn a_daemon_socket_of_another_uid_gets_nothing() {
             text(&out)
         );
         // It connected (that is how it learns the peer) and sent nothing.
-        connections += 1;
         assert!(
             wait_until(Duration::from_secs(5), || received(&log)
-                == b"connect\n".repeat(connections)),
+                == b"connect\n".repeat(connections + 1)),
             "the foreign listener got {:?}",
             String::from_utf8_lossy(&received(&log))
         );
