@@ -67,19 +67,26 @@ fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
 
-/// A Python the other uid can run (a per-user install under /root is out of its reach).
+/// A Python the other uid can run: a per-user install (pyenv under root's home) is out of
+/// its reach, so only system-wide ones are tried.
 fn system_python() -> &'static str {
     ["/usr/bin/python3", "/usr/local/bin/python3"]
         .into_iter()
-        .find(|p| Path::new(p).exists())
-        .expect("a system python3 for the attacker's listener")
+        .find(|p| {
+            as_nobody(p)
+                .args(["-c", "pass"])
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+        .expect("a system-wide python3 that nobody can run, for the attacker's listener")
 }
 
+/// Numeric ids: the group is `nogroup` on Debian and `nobody` elsewhere.
 fn as_nobody(program: &str) -> Command {
     let mut cmd = Command::new("setpriv");
     cmd.args([
-        "--reuid=nobody",
-        "--regid=nogroup",
+        "--reuid=65534",
+        "--regid=65534",
         "--clear-groups",
         "--",
         program,
