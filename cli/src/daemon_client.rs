@@ -1,5 +1,7 @@
 //! The daemon's socket API, as seen from the CLI: JSON over HTTP/1.1 on the Unix socket, one
-//! connection per request.
+//! connection per request. Before a request goes out, the socket's folder must be private to
+//! this user and the process listening must run as this user: a secret is never sent to a
+//! socket another user planted or listens on.
 
 use std::io;
 use std::path::PathBuf;
@@ -7,6 +9,7 @@ use std::time::Duration;
 
 use agentkeys_core::daemon_api::{AGENT_HEADER, AGENT_TOKEN_HEADER};
 use agentkeys_core::error::{ErrorBody, ErrorCode};
+use agentkeys_core::local_user::{self, PrivateDirError};
 use agentkeys_core::paths::Paths;
 use agentkeys_core::wire::MAX_BODY_BYTES;
 use bytes::Bytes;
@@ -82,12 +85,50 @@ impl DaemonClient {
         &self.socket
     }
 
-    /// Fails fast with `daemon_not_running` before the user is prompted for anything.
+    /// Fails fast with `daemon_not_running` (or a refusal of the socket) before the user is
+    /// prompted for anything.
     pub async fn ensure_reachable(&self) -> Result<(), CliError> {
-        UnixStream::connect(&self.socket)
+        self.connect().await.map(drop)
+    }
+
+    /// Refuses a socket folder that is not private to this user; an absent one is fine here
+    /// (the daemon makes it). For `up`, before anything is started.
+    pub fn refuse_insecure_folder(&self) -> Result<(), CliError> {
+        match self.check_folder() {
+            Err(e) if !e.is_not_found() => Err(CliError::new(e.code(), e.to_string())),
+            _ => Ok(()),
+        }
+    }
+
+    fn check_folder(&self) -> Result<(), PrivateDirError> {
+        match self.socket.parent().filter(|d| !d.as_os_str().is_empty()) {
+            Some(dir) => local_user::check_private_dir(dir, local_user::euid()),
+            None => Ok(()),
+        }
+    }
+
+    /// A connection to our own daemon: the folder checked first (so nothing connects to a
+    /// planted socket), then the peer's uid as the kernel reports it.
+    async fn connect(&self) -> Result<UnixStream, CliError> {
+        self.check_folder().map_err(|e| self.dir_error(e))?;
+        let stream = UnixStream::connect(&self.socket)
             .await
-            .map(drop)
-            .map_err(|e| self.connect_error(&e))
+            .map_err(|e| self.connect_error(&e))?;
+        let peer_uid = stream.peer_cred().ok().map(|c| c.uid());
+        if !local_user::peer_is_us(peer_uid) {
+            let who =
+                peer_uid.map_or_else(|| "an unknown user".to_string(), |u| format!("uid {u}"));
+            return Err(CliError::new(
+                ErrorCode::DaemonPeerForeign,
+                format!(
+                    "the process listening on {} runs as {who}, not as this user (uid {}); \
+                     refusing to talk to it",
+                    self.socket.display(),
+                    local_user::euid()
+                ),
+            ));
+        }
+        Ok(stream)
     }
 
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, CliError> {
@@ -117,9 +158,7 @@ impl DaemonClient {
         body: Bytes,
     ) -> Result<T, CliError> {
         let work = async {
-            let stream = UnixStream::connect(&self.socket)
-                .await
-                .map_err(|e| self.connect_error(&e))?;
+            let stream = self.connect().await?;
             let headers: Vec<(&str, &str)> =
                 self.headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
             http1::exchange(
@@ -170,6 +209,14 @@ impl DaemonClient {
                 format!("the daemon answered {path} with HTTP {}", reply.status),
             )),
         }
+    }
+
+    /// A missing folder means no daemon has run there yet.
+    fn dir_error(&self, e: PrivateDirError) -> CliError {
+        if e.is_not_found() {
+            return CliError::daemon_not_running();
+        }
+        CliError::new(e.code(), e.to_string())
     }
 
     fn connect_error(&self, e: &io::Error) -> CliError {

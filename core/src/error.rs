@@ -137,6 +137,8 @@ error_codes! {
     PeerNotAllowed => ("peer_not_allowed", 403, exit::REFUSED, "the socket peer is not the daemon's user"),
     KeychainUnavailable => ("keychain_unavailable", 503, exit::UNAVAILABLE, "no keychain backend is available for the device key"),
     DaemonNotRunning => ("daemon_not_running", 503, exit::DAEMON_NOT_RUNNING, "the agentkeys daemon is not running; start it with `agentkeys up`"),
+    RuntimeDirInsecure => ("runtime_dir_insecure", 403, exit::REFUSED, "the folder of the daemon socket is not private to this user (another owner, open to others, or a symbolic link); refusing to use it"),
+    DaemonPeerForeign => ("daemon_peer_foreign", 403, exit::REFUSED, "the process at the daemon socket runs as another user; refusing to talk to it"),
     // Cloud credentials
     CloudNotConfigured => ("cloud_not_configured", 503, exit::UNAVAILABLE, "this relay has no cloud role configured for that data class"),
     StsFailed => ("sts_failed", 502, exit::UNAVAILABLE, "the cloud's token service refused or could not be reached"),

@@ -1,6 +1,7 @@
 //! AgentKeys core: identities, the envelope format, capability and session tokens, SIWE,
 //! proofs of possession, error codes and the wire types shared by the daemon, the CLI and the
-//! relay. Nothing here performs I/O, so every format can be checked by known-answer tests.
+//! relay. Nothing here performs I/O, so every format can be checked by known-answer tests; the
+//! exceptions are `paths` and `local_user`, which find and check this user's local folders.
 
 pub mod approval;
 pub mod audit;
@@ -18,6 +19,7 @@ pub mod es256;
 pub mod identity;
 pub mod json_body;
 pub mod kek;
+pub mod local_user;
 pub mod names;
 pub mod passkey;
 pub mod paths;

@@ -3,9 +3,13 @@
 //! `AGENTKEYS_HOME`, when set, puts everything under one directory (tests and portable
 //! installs); otherwise the platform's conventions from `directories` apply (XDG on Linux,
 //! Application Support on macOS). The daemon socket lives in the per-user runtime directory
-//! (`$XDG_RUNTIME_DIR`, else `$TMPDIR`, which is per-user on macOS).
+//! `$XDG_RUNTIME_DIR/agentkeys`, else `$TMPDIR/agentkeys-<uid>` (the system temp folder when
+//! TMPDIR is unset): a temp folder may be shared by all users, so the name is per uid, and the
+//! daemon and the CLI refuse the folder unless it is ours, 0700 and not a link (`local_user`).
 
 use std::path::PathBuf;
+
+use crate::local_user;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Paths {
@@ -15,8 +19,14 @@ pub struct Paths {
     pub data_dir: PathBuf,
     /// logs and pid files
     pub state_dir: PathBuf,
-    /// the daemon socket's folder (0700)
+    /// the daemon socket's folder (ours, 0700, not a link)
     pub runtime_dir: PathBuf,
+}
+
+/// Without a runtime directory of the session: a folder in the temp directory, named per uid
+/// since that directory may be shared by every user of the machine.
+pub fn fallback_runtime_dir(uid: u32) -> PathBuf {
+    std::env::temp_dir().join(format!("agentkeys-{uid}"))
 }
 
 impl Paths {
@@ -31,11 +41,12 @@ impl Paths {
             });
         }
         let dirs = directories::ProjectDirs::from("dev", "agentkeys", "agentkeys")?;
-        let runtime_base = std::env::var_os("XDG_RUNTIME_DIR")
+        let runtime_dir = std::env::var_os("XDG_RUNTIME_DIR")
             .filter(|d| !d.is_empty())
             .map(PathBuf::from)
             .or_else(|| dirs.runtime_dir().map(PathBuf::from))
-            .unwrap_or_else(std::env::temp_dir);
+            .map(|base| base.join("agentkeys"))
+            .unwrap_or_else(|| fallback_runtime_dir(local_user::euid()));
         Some(Paths {
             config_dir: dirs.config_dir().to_path_buf(),
             data_dir: dirs.data_dir().to_path_buf(),
@@ -43,7 +54,7 @@ impl Paths {
                 .state_dir()
                 .unwrap_or(dirs.data_local_dir())
                 .to_path_buf(),
-            runtime_dir: runtime_base.join("agentkeys"),
+            runtime_dir,
         })
     }
 

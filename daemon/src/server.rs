@@ -53,6 +53,7 @@ pub async fn run(config: DaemonConfig) -> Result<(), StartError> {
         Err(e) => tracing::error!(error = %e, "device key could not be loaded"),
     }
     let server = SocketServer::bind(&config.socket, &config.pid_file).await?;
+    tokio::spawn(sweep_agent_tokens(state.clone()));
     // Any master with a passkey may be asked to approve; a companion mostly is.
     tokio::spawn(crate::companion::listen(state.clone()));
     state
@@ -70,4 +71,14 @@ pub async fn run(config: DaemonConfig) -> Result<(), StartError> {
     let shutdown = state.shutdown.clone();
     server.serve(state, shutdown).await;
     Ok(())
+}
+
+/// Lookups already refuse a token whose `run` has exited; this frees such entries promptly.
+async fn sweep_agent_tokens(state: Arc<AppState>) {
+    let mut tick = tokio::time::interval(crate::agents::tokens::SWEEP_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        state.agent_tokens.sweep();
+    }
 }

@@ -1,17 +1,19 @@
-//! The Unix socket: a private folder, a 0600 socket, a peer uid check on every connection,
-//! HTTP/1.1 served by hyper on the axum router, and a graceful stop that drains connections
-//! and removes the socket and the pid file.
+//! The Unix socket: a private folder (checked, never adopted from someone else), a 0600
+//! socket, a peer uid check on every connection, HTTP/1.1 served by hyper on the axum router,
+//! and a graceful stop that drains connections and removes the socket and the pid file.
 
 use std::io;
-use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use agentkeys_core::local_user::{self, PrivateDirError};
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{UnixListener, UnixStream};
+use tower::ServiceExt;
 
 use crate::api;
 use crate::shutdown::Shutdown;
@@ -29,8 +31,8 @@ pub enum SocketError {
     AlreadyRunning(PathBuf),
     #[error("{0} exists and is not a socket; refusing to replace it")]
     NotASocket(PathBuf),
-    #[error("the socket folder {0} belongs to another user; refusing to use it")]
-    ForeignDir(PathBuf),
+    #[error("{0} ({code})", code = .0.code())]
+    Dir(#[from] PrivateDirError),
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: io::Error },
 }
@@ -51,9 +53,7 @@ pub struct SocketServer {
 impl SocketServer {
     /// Prepares the folder, replaces a stale socket, binds, and writes the pid file.
     pub async fn bind(socket: &Path, pid_file: &Path) -> Result<SocketServer, SocketError> {
-        if let Some(dir) = socket.parent().filter(|d| !d.as_os_str().is_empty()) {
-            private_dir(dir)?;
-        }
+        private_dir(socket)?;
         clear_stale_socket(socket).await?;
         let listener = UnixListener::bind(socket).map_err(io_err(socket))?;
         // The folder is 0700, so nobody else could reach the socket in the moment before
@@ -77,7 +77,6 @@ impl SocketServer {
     pub async fn serve(self, state: SharedState, shutdown: Shutdown) {
         let app = api::router(state);
         let deny = api::deny_router();
-        let euid = nix::unistd::geteuid().as_raw();
         let graceful = GracefulShutdown::new();
         let stop = shutdown.wait();
         tokio::pin!(stop);
@@ -94,12 +93,23 @@ impl SocketServer {
                 },
                 _ = &mut stop => break,
             };
-            let peer_uid = stream.peer_cred().ok().map(|c| c.uid());
-            let allowed = peer_uid == Some(euid);
+            let cred = stream.peer_cred().ok();
+            let peer_uid = cred.map(|c| c.uid());
+            let allowed = local_user::peer_is_us(peer_uid);
             if !allowed {
                 tracing::warn!(?peer_uid, "refusing a socket peer of another user");
             }
+            let peer = SocketPeer {
+                pid: cred.and_then(|c| c.pid()).filter(|pid| *pid > 0),
+            };
             let router = if allowed { app.clone() } else { deny.clone() };
+            // Handlers that bind something to the asking process (agent tokens) read it here,
+            // from the kernel's credentials, never from anything the caller says.
+            let router =
+                router.map_request(move |mut req: http::Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(peer);
+                    req
+                });
             let conn = http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(HEADER_READ_TIMEOUT)
@@ -127,29 +137,28 @@ impl SocketServer {
     }
 }
 
-/// Creates the folder 0700, tightens it if it has group or other bits, and refuses a folder
-/// of another user (who could swap the socket under us).
-fn private_dir(dir: &Path) -> Result<(), SocketError> {
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(io_err(dir))?;
-    let meta = std::fs::metadata(dir).map_err(io_err(dir))?;
-    if meta.uid() != nix::unistd::geteuid().as_raw() {
-        return Err(SocketError::ForeignDir(dir.to_path_buf()));
+/// The process at the other end of a connection, as the kernel reported it at `connect`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SocketPeer {
+    /// None when the peer is in another pid namespace (the kernel reports 0) or unknown.
+    pub pid: Option<i32>,
+}
+
+/// The socket's folder is created 0700 when absent; one that is a link, another user's, or
+/// open to others is refused as it is (a squatter could swap the socket or, through a link,
+/// make us create or change files elsewhere).
+fn private_dir(socket: &Path) -> Result<(), SocketError> {
+    match socket.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(dir) => Ok(local_user::ensure_private_dir(dir, local_user::euid())?),
+        None => Ok(()),
     }
-    if meta.mode() & 0o077 != 0 {
-        tracing::warn!(dir = %dir.display(), "socket folder was accessible to others; setting it to 0700");
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-            .map_err(io_err(dir))?;
-    }
-    Ok(())
 }
 
 /// Fails when another daemon answers on `socket`; checked before anything else at start-up so
-/// that a second daemon stops with that one line instead of touching the keychain first.
+/// that a second daemon stops with that one line instead of touching the keychain first. The
+/// folder is checked before the probe, so nothing connects to a socket a squatter planted.
 pub async fn refuse_if_running(socket: &Path) -> Result<(), SocketError> {
+    private_dir(socket)?;
     let is_socket = std::fs::symlink_metadata(socket)
         .map(|m| m.file_type().is_socket())
         .unwrap_or(false);

@@ -213,7 +213,7 @@ async fn invalid_json_never_echoes_a_value() {
 }
 
 #[tokio::test]
-async fn stale_socket_is_replaced_and_loose_folder_tightened() {
+async fn stale_socket_is_replaced_and_a_loose_or_linked_folder_refused() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
     std::fs::create_dir(&run).unwrap();
@@ -225,11 +225,33 @@ async fn stale_socket_is_replaced_and_loose_folder_tightened() {
         .file_type()
         .is_socket());
 
-    let server = SocketServer::bind(&socket, &dir.path().join("daemon.pid"))
-        .await
-        .unwrap();
+    // A folder open to others is refused as it is, not tightened: whoever could write there
+    // may already have planted something.
+    let pid_file = dir.path().join("daemon.pid");
+    for result in [
+        crate::socket::refuse_if_running(&socket).await,
+        SocketServer::bind(&socket, &pid_file).await.map(drop),
+    ] {
+        let err = result.unwrap_err();
+        assert!(matches!(err, SocketError::Dir(_)), "{err}");
+        assert!(err.to_string().contains("(runtime_dir_insecure)"), "{err}");
+        assert!(err.to_string().contains("mode 0755"), "{err}");
+    }
     let mode = std::fs::metadata(&run).unwrap().permissions().mode();
-    assert_eq!(mode & 0o777, 0o700);
+    assert_eq!(mode & 0o777, 0o755);
+
+    // A link to a private folder is refused too, and nothing is made through it.
+    let linked = dir.path().join("linked");
+    std::os::unix::fs::symlink(&run, &linked).unwrap();
+    std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let err = SocketServer::bind(&linked.join("daemon.sock"), &pid_file)
+        .await
+        .map(drop)
+        .unwrap_err();
+    assert!(err.to_string().contains("symbolic link"), "{err}");
+    assert!(!pid_file.exists());
+
+    let server = SocketServer::bind(&socket, &pid_file).await.unwrap();
     drop(server);
 
     let file = run.join("not-a-socket");

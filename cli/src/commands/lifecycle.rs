@@ -25,12 +25,14 @@ const POLL: Duration = Duration::from_millis(100);
 
 pub async fn up() -> Result<i32, CliError> {
     let paths = resolve_paths()?;
+    let client = DaemonClient::new(paths.socket()).with_timeout(PROBE_TIMEOUT);
+    // Before anything starts: a planted runtime folder would only make the daemon refuse.
+    client.refuse_insecure_folder()?;
     let (relay_url, relay_started) = ensure_relay(&paths).await?;
     output::line(&format!(
         "relay: running at {relay_url} ({})",
         started_word(relay_started)
     ))?;
-    let client = DaemonClient::new(paths.socket()).with_timeout(PROBE_TIMEOUT);
     let daemon = match ensure_daemon(&paths, &client, &relay_url).await? {
         DaemonStart::Reused => "already running",
         DaemonStart::Started => "started",

@@ -17,12 +17,14 @@ use agentkeys_core::wire::{ListRequest, ListResponse, NameRequest, TeardownRespo
 use alloy::primitives::B256;
 use alloy::sol_types::SolCall;
 use axum::extract::State;
-use axum::Json;
+use axum::{Extension, Json};
 
 use super::{ApiJson, ApiResult};
+use crate::agents::process::ProcessId;
 use crate::chain_ops::challenge::{agent_consent, evm, service_hash, Domain};
 use crate::chain_ops::operator;
 use crate::local::agents::AgentRecord;
+use crate::socket::SocketPeer;
 use crate::state::{AppState, SharedState};
 
 /// This device as an active master: its key and on-chain entry.
@@ -290,12 +292,24 @@ async fn purge(
     Ok(purged)
 }
 
+/// The token is bound to the process that asks (the `run` that starts the child), as the
+/// kernel names it on this connection; a caller cannot choose another.
 pub async fn token(
     State(state): State<SharedState>,
+    peer: Option<Extension<SocketPeer>>,
     ApiJson(req): ApiJson<AgentNameRequest>,
 ) -> ApiResult<AgentToken> {
+    let owner = peer
+        .and_then(|Extension(p)| p.pid)
+        .and_then(ProcessId::of)
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::PeerNotAllowed,
+                "cannot tell which process asks for the agent token (the socket peer's pid is                  unknown, e.g. from another pid namespace), so the token could not die with it",
+            )
+        })?;
     let record = active(&state, &req.name).await?;
-    let token = state.agent_tokens.issue(&record.name)?;
+    let token = state.agent_tokens.issue(&record.name, owner)?;
     Ok(Json(AgentToken {
         agent: record.name,
         token: token.to_string(),
