@@ -225,10 +225,10 @@ fn cli_refused(out: &Output, path: &Path, why: &str) {
 
 #[test]
 fn a_squatted_runtime_fallback_is_refused_and_gets_nothing() {
-    if !is_root() {
-        eprintln!("skipped: starting the attacker as another uid needs root");
-        return;
-    }
+    assert!(
+        is_root(),
+        "starting the attacker as another uid needs root (README: tests as another user)"
+    );
     let tmp = tempfile::tempdir().unwrap();
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     // A temp folder every user may write to, like /tmp.
@@ -325,10 +325,10 @@ fn a_squatted_runtime_fallback_is_refused_and_gets_nothing() {
 
 #[test]
 fn a_daemon_socket_of_another_uid_gets_nothing() {
-    if !is_root() {
-        eprintln!("skipped: a listener of another uid needs root");
-        return;
-    }
+    assert!(
+        is_root(),
+        "a listener of another uid needs root (README: tests as another user)"
+    );
     let tmp = tempfile::tempdir().unwrap();
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let home = tmp.path().join("home");
