@@ -8,6 +8,7 @@ pub mod audit;
 #[cfg(feature = "axum")]
 pub mod axum_response;
 pub mod b64;
+pub mod browser_assertion;
 pub mod cap;
 pub mod chain;
 pub mod cloud;
