@@ -69,7 +69,7 @@ async fn run(
     let mut operator = state.relay.sign_in(&key).await?;
     let before = state.relay.chain_device(&address).await?;
     if let Some(d) = &before {
-        refuse_foreign(&state, &address, d)?;
+        refuse_foreign(&state.data_dir, &address, d)?;
     }
     let registered = match (&before, req.passkey) {
         (Some(d), _) if d.revoked => return Err(ErrorCode::DeviceRevoked.into()),
@@ -123,10 +123,14 @@ async fn run(
 /// nor consented to join: adopting it would store this machine's secrets under a stranger's
 /// operator. The registry now demands the device's consent, so only an entry made without it
 /// (an older registry, or a forged one) can get here.
-fn refuse_foreign(state: &AppState, address: &Address, d: &DeviceView) -> Result<(), ApiError> {
+fn refuse_foreign(
+    data_dir: &std::path::Path,
+    address: &Address,
+    d: &DeviceView,
+) -> Result<(), ApiError> {
     if d.tier != Tier::Master
         || d.operator == Omni::operator(address)
-        || crate::local::joined::contains(&state.data_dir, &d.operator)?
+        || crate::local::joined::contains(data_dir, &d.operator)?
     {
         return Ok(());
     }
@@ -242,7 +246,7 @@ async fn companion(
     }
     let device_on_chain = state.relay.chain_device(&address).await?;
     if let Some(d) = &device_on_chain {
-        refuse_foreign(state, &address, d)?;
+        refuse_foreign(&state.data_dir, &address, d)?;
     }
     Ok(InitResponse {
         device: address,
@@ -254,4 +258,46 @@ async fn companion(
         registered: None,
         device_on_chain,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use agentkeys_core::chain::roles;
+
+    fn entry(operator: Omni, tier: Tier) -> DeviceView {
+        DeviceView {
+            device_key_hash: String::new(),
+            device: Address([5; 20]),
+            tier,
+            roles: roles::ALL,
+            operator,
+            actor: operator,
+            revoked: false,
+            registered_at: 1,
+            has_passkey: true,
+            passkey: None,
+            last_sign_count: 0,
+        }
+    }
+
+    #[test]
+    fn a_chain_entry_under_an_operator_never_joined_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let me = Address([5; 20]);
+        let own = Omni::operator(&me);
+        let stranger = Omni([9; 32]);
+        // Its own operator, or an agent entry, is never foreign.
+        assert!(refuse_foreign(dir.path(), &me, &entry(own, Tier::Master)).is_ok());
+        assert!(refuse_foreign(dir.path(), &me, &entry(stranger, Tier::Agent)).is_ok());
+        // A master entry under another operator: refused until this device joined it.
+        let e = refuse_foreign(dir.path(), &me, &entry(stranger, Tier::Master)).unwrap_err();
+        assert_eq!(e.code, ErrorCode::DeviceForeignOperator);
+        assert!(e.message.contains(&stranger.to_string()), "{}", e.message);
+        crate::local::joined::add(dir.path(), &stranger).unwrap();
+        assert!(refuse_foreign(dir.path(), &me, &entry(stranger, Tier::Master)).is_ok());
+        // Joining one operator does not vouch for another.
+        let e = refuse_foreign(dir.path(), &me, &entry(Omni([8; 32]), Tier::Master)).unwrap_err();
+        assert_eq!(e.code, ErrorCode::DeviceForeignOperator);
+    }
 }

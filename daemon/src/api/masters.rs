@@ -486,4 +486,53 @@ mod tests {
         );
         assert_eq!(quorum_of(&view(0, vec![])), 1);
     }
+
+    #[test]
+    fn a_new_master_must_consent_with_its_own_key_to_this_operator() {
+        use agentkeys_core::device_key::DeviceKey;
+        let domain = Domain {
+            chain_id: 31337,
+            contract: Address([0x42; 20]),
+        };
+        let operator = Omni([1; 32]);
+        let newcomer = DeviceKey::generate();
+        let device = newcomer.address();
+        let answer = |consent: Option<String>| quorum::Answer {
+            approver: device,
+            assertion: ChainAssertion {
+                authenticator_data: vec![],
+                client_data_json: vec![],
+                challenge_location: 0,
+                type_location: 0,
+                r: [0; 32],
+                s: [0; 32],
+            },
+            consent,
+        };
+        let signed = |key: &DeviceKey, operator: &Omni, domain: Domain| {
+            let digest = challenge::master_consent(operator, &device, roles::ALL, domain);
+            Some(hex::encode(key.sign_prehash(&digest)))
+        };
+        let code = |a: quorum::Answer| master_consent(&a, &operator, &device, domain).map(|_| ());
+        // The device's own signature over exactly this operation passes.
+        assert!(code(answer(signed(&newcomer, &operator, domain))).is_ok());
+        // No consent (an older companion), garbage, another key, another operator, another
+        // registry: each is device_consent_missing, before anything is submitted.
+        let other_registry = Domain {
+            contract: Address([0x43; 20]),
+            ..domain
+        };
+        for consent in [
+            None,
+            Some("not hex".to_string()),
+            signed(&DeviceKey::generate(), &operator, domain),
+            signed(&newcomer, &Omni([2; 32]), domain),
+            signed(&newcomer, &operator, other_registry),
+        ] {
+            assert_eq!(
+                code(answer(consent)).unwrap_err().code,
+                ErrorCode::DeviceConsentMissing
+            );
+        }
+    }
 }

@@ -82,4 +82,3 @@ impl Flow for AssertFlow {
         from_credential_json(credential, &self.spec.credential_id, &expected)
     }
 }
-
