@@ -3,6 +3,8 @@
 //! No long-lived cloud key is ever on this machine.
 
 use std::ffi::OsString;
+use std::fs::{OpenOptions, Permissions};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::sync::Arc;
 
 use agentkeys_core::cloud::{AwsCredsRequest, AwsCredsResponse};
@@ -19,7 +21,7 @@ use crate::args::AwsTarget;
 use crate::daemon_client::DaemonClient;
 use crate::error::CliError;
 use crate::output;
-use crate::run::{self, ChildSpec};
+use crate::run::{self, ChildSpec, LateSecrets};
 
 /// The region AWS tools get when the environment names none.
 const DEFAULT_REGION: &str = "us-east-1";
@@ -62,6 +64,58 @@ fn plain_env(c: &AwsCredsResponse) -> Vec<(String, String)> {
     env
 }
 
+/// What keeps the user's own AWS configuration away from the child, so that the scoped
+/// credentials are the only ones it can use: every inherited `AWS_*` variable goes (long-lived
+/// keys, `AWS_PROFILE`, `AWS_CONFIG_FILE`, a stray endpoint URL), and the shared credentials
+/// and config files point at empty files instead of `~/.aws`. Whatever `exec` sets on purpose
+/// is added back after the removal.
+struct Isolation {
+    /// Owner-only; removed with the files when this drops, after the child.
+    _dir: tempfile::TempDir,
+    remove: Vec<OsString>,
+    files: Vec<(String, String)>,
+}
+
+fn isolate() -> Result<Isolation, CliError> {
+    let internal = |what: &str, e: std::io::Error| {
+        CliError::new(ErrorCode::Internal, format!("cannot create {what}: {e}"))
+    };
+    let dir = tempfile::Builder::new()
+        .prefix("agentkeys-aws-")
+        .permissions(Permissions::from_mode(0o700))
+        .tempdir()
+        .map_err(|e| internal("a private temporary directory", e))?;
+    let mut files = Vec::new();
+    for (var, name) in [
+        ("AWS_SHARED_CREDENTIALS_FILE", "credentials"),
+        ("AWS_CONFIG_FILE", "config"),
+    ] {
+        let path = dir.path().join(name);
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| internal("an empty AWS file", e))?;
+        let path = path.into_os_string().into_string().map_err(|_| {
+            CliError::new(
+                ErrorCode::Internal,
+                "the temporary directory's path is not UTF-8",
+            )
+        })?;
+        files.push((var.to_string(), path));
+    }
+    let remove = std::env::vars_os()
+        .map(|(name, _)| name)
+        .filter(|name| name.as_encoded_bytes().starts_with(b"AWS_"))
+        .collect();
+    Ok(Isolation {
+        _dir: dir,
+        remove,
+        files,
+    })
+}
+
 pub async fn exec(
     target: &AwsTarget,
     no_masking: bool,
@@ -73,8 +127,17 @@ pub async fn exec(
         .next()
         .ok_or_else(|| CliError::new(ErrorCode::BadRequest, "no command given after `--`"))?;
     let c = fetch(target).await?;
+    let isolation = isolate()?;
     if endpoint {
-        return exec_with_endpoint(target, &c, no_masking, program, command.collect()).await;
+        return exec_with_endpoint(
+            target,
+            &c,
+            &isolation,
+            no_masking,
+            program,
+            command.collect(),
+        )
+        .await;
     }
     let secrets = vec![
         (
@@ -86,11 +149,15 @@ pub async fn exec(
             Zeroizing::new(c.session_token.clone()),
         ),
     ];
-    run::run_child(ChildSpec {
+    let mut plain = plain_env(&c);
+    plain.extend(isolation.files.iter().cloned());
+    let code = run::run_child(ChildSpec {
         program,
         args: command.collect(),
         env: secrets,
-        plain_env: plain_env(&c),
+        plain_env: plain,
+        remove_env: isolation.remove.clone(),
+        late_secrets: None,
         masking: !no_masking,
     })
     .await
@@ -100,7 +167,9 @@ pub async fn exec(
             e.to_string(),
             agentkeys_core::error::exit::FAILURE,
         )
-    })
+    });
+    drop(isolation);
+    code
 }
 
 /// The child gets the endpoint and its token, and no keys: the SDK fetches (and refreshes)
@@ -108,17 +177,25 @@ pub async fn exec(
 async fn exec_with_endpoint(
     target: &AwsTarget,
     first: &AwsCredsResponse,
+    isolation: &Isolation,
     no_masking: bool,
     program: OsString,
     args: Vec<OsString>,
 ) -> Result<i32, CliError> {
+    // Every set of keys the endpoint serves is masked before the child receives it.
+    let late = LateSecrets::default();
+    late.add(first.secret_access_key.as_bytes());
+    late.add(first.session_token.as_bytes());
     let target = target.clone();
+    let served = late.clone();
     let fetch: aws_endpoint::Fetch = Arc::new(move || {
-        let target = target.clone();
+        let (target, served) = (target.clone(), served.clone());
         Box::pin(async move {
             let c = fetch(&target)
                 .await
                 .map_err(|e| format!("{} ({})", e.message, e.code))?;
+            served.add(c.secret_access_key.as_bytes());
+            served.add(c.session_token.as_bytes());
             container_json(&c).map_err(|e| e.message)
         })
     });
@@ -131,6 +208,7 @@ async fn exec_with_endpoint(
         "AWS_CONTAINER_CREDENTIALS_FULL_URI".to_string(),
         ep.url.clone(),
     ));
+    plain.extend(isolation.files.iter().cloned());
     let secrets = vec![(
         "AWS_CONTAINER_AUTHORIZATION_TOKEN".to_string(),
         ep.token.clone(),
@@ -140,6 +218,8 @@ async fn exec_with_endpoint(
         args,
         env: secrets,
         plain_env: plain,
+        remove_env: isolation.remove.clone(),
+        late_secrets: Some(late),
         masking: !no_masking,
     })
     .await

@@ -144,6 +144,8 @@ async fn run_with(
         args,
         env: child_env,
         plain_env: Vec::new(),
+        remove_env: Vec::new(),
+        late_secrets: None,
         masking: !no_masking,
     })
     .await

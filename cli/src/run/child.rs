@@ -16,7 +16,7 @@ use tokio::sync::watch;
 use zeroize::Zeroizing;
 
 use super::mask::Masker;
-use super::{ChildSpec, RunError};
+use super::{ChildSpec, LateSecrets, RunError};
 
 /// After the child exits, how long to keep draining its pipes. A background
 /// grandchild may hold them open indefinitely; we stop waiting rather than
@@ -50,6 +50,9 @@ where
 
     let mut cmd = Command::new(&spec.program);
     cmd.args(&spec.args).stdin(Stdio::inherit());
+    for name in &spec.remove_env {
+        cmd.env_remove(name);
+    }
     for (name, value) in &spec.env {
         cmd.env(name, value.as_str());
     }
@@ -80,18 +83,19 @@ where
         };
         Masker::new(secrets)
     };
+    let late = spec.late_secrets.clone().filter(|_| spec.masking);
     let (stop_tx, stop_rx) = watch::channel(false);
     let child_out = child.stdout.take();
     let child_err = child.stderr.take();
     let pumps = async {
         let out_pump = async {
             if let (Some(from), Some(to)) = (child_out, out.as_mut()) {
-                pump(from, to, masker(), stop_rx.clone()).await;
+                pump(from, to, masker(), late.clone(), stop_rx.clone()).await;
             }
         };
         let err_pump = async {
             if let (Some(from), Some(to)) = (child_err, err.as_mut()) {
-                pump(from, to, masker(), stop_rx.clone()).await;
+                pump(from, to, masker(), late.clone(), stop_rx.clone()).await;
             }
         };
         tokio::join!(out_pump, err_pump);
@@ -134,14 +138,20 @@ fn exit_code(status: ExitStatus) -> i32 {
 /// Errors end the pump silently: if our own output is gone (say `| head`),
 /// closing the read end gives the child the same EPIPE/SIGPIPE it would have
 /// got writing there directly.
-async fn pump<R, W>(mut from: R, to: &mut W, mut masker: Masker, mut stop: watch::Receiver<bool>)
-where
+async fn pump<R, W>(
+    mut from: R,
+    to: &mut W,
+    mut masker: Masker,
+    late: Option<LateSecrets>,
+    mut stop: watch::Receiver<bool>,
+) where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
     // The raw reads contain the secrets in clear.
     let mut buf = Zeroizing::new(vec![0u8; READ_BUF]);
     let mut masked = Vec::with_capacity(READ_BUF);
+    let mut late_seen = 0;
     loop {
         let n = tokio::select! {
             read = from.read(&mut buf[..]) => match read {
@@ -150,6 +160,15 @@ where
             },
             _ = stop.changed() => break,
         };
+        // Checked after the read: a value handed out before the child wrote these bytes
+        // is in the list by now.
+        if let Some(late) = &late {
+            let new = late.since(late_seen);
+            if !new.is_empty() {
+                late_seen += new.len();
+                masker.add(new.iter().map(|v| &v[..]));
+            }
+        }
         masked.clear();
         masker.feed(&buf[..n], &mut masked);
         if write_now(to, &masked).await.is_err() {

@@ -10,8 +10,14 @@
 //! be the start of a secret (or of a longer one than the one already
 //! matching), which is at most `longest secret - 1` bytes; everything before
 //! it is released immediately so interactive output is not delayed.
+//!
+//! Each value is also masked in its common encodings (JSON, Python `repr`, percent-encoding;
+//! see [`forms`]), each just another pattern to the matcher, so they are caught across chunk
+//! boundaries like the raw value.
 
 use zeroize::{Zeroize, Zeroizing};
+
+mod forms;
 
 /// What replaces each secret occurrence. Fixed width so the output does not
 /// reveal the secret's length.
@@ -47,26 +53,38 @@ impl Masker {
         I: IntoIterator<Item = S>,
         S: AsRef<[u8]>,
     {
-        let mut list: Vec<Zeroizing<Vec<u8>>> = secrets
-            .into_iter()
-            .filter_map(|s| {
-                let s = s.as_ref();
-                (s.len() >= MIN_MASKED_LEN).then(|| Zeroizing::new(s.to_vec()))
-            })
-            .collect();
-        list.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
-        list.dedup();
-        let mut first_bytes = [false; 256];
-        for s in &list {
-            first_bytes[usize::from(s[0])] = true;
-        }
-        let longest = list.first().map_or(0, |s| s.len());
-        Masker {
-            secrets: list,
-            first_bytes,
-            longest,
+        let mut masker = Masker {
+            secrets: Vec::new(),
+            first_bytes: [false; 256],
+            longest: 0,
             held: Zeroizing::new(Vec::new()),
+        };
+        masker.add(secrets);
+        masker
+    }
+
+    /// Masks these values (and their encoded forms) from now on, including in bytes already
+    /// held back. Bytes already released stay as they were, so add a value before the child
+    /// can have seen it.
+    pub fn add<I, S>(&mut self, secrets: I)
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<[u8]>,
+    {
+        for s in secrets {
+            let s = s.as_ref();
+            // The length threshold applies to the value, not to its (longer) encodings.
+            if s.len() >= MIN_MASKED_LEN {
+                self.secrets.extend(forms::forms(s));
+            }
         }
+        self.secrets
+            .sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        self.secrets.dedup();
+        for s in &self.secrets {
+            self.first_bytes[usize::from(s[0])] = true;
+        }
+        self.longest = self.secrets.first().map_or(0, |s| s.len());
     }
 
     /// False when no value was long enough to mask; output passes through.

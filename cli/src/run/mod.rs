@@ -11,6 +11,7 @@ mod error;
 pub mod mask;
 
 use std::ffi::OsString;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use zeroize::Zeroizing;
 
@@ -23,8 +24,41 @@ pub struct ChildSpec {
     pub env: Vec<(String, Zeroizing<String>)>,
     /// Variables that are no secret (endpoints, bucket names): added, never masked.
     pub plain_env: Vec<(String, String)>,
+    /// Inherited variables to take away from the child, before `env` and `plain_env` are
+    /// added.
+    pub remove_env: Vec<OsString>,
+    /// Values the child obtains while it runs (not through its environment), masked from
+    /// the moment they are added.
+    pub late_secrets: Option<LateSecrets>,
     /// Mask secret values in the child's stdout and stderr.
     pub masking: bool,
+}
+
+/// Secrets handed to the child after it started (say by a credential endpoint). Add each
+/// value before handing it out: output is checked against the list after every read.
+#[derive(Clone, Default)]
+pub struct LateSecrets(Arc<Mutex<Vec<Zeroizing<Vec<u8>>>>>);
+
+impl LateSecrets {
+    pub fn add(&self, value: &[u8]) {
+        let mut list = self.lock();
+        if !list.iter().any(|v| v[..] == *value) {
+            list.push(Zeroizing::new(value.to_vec()));
+        }
+    }
+
+    /// The values added after the first `seen` ones.
+    fn since(&self, seen: usize) -> Vec<Zeroizing<Vec<u8>>> {
+        self.lock()
+            .get(seen..)
+            .map(<[_]>::to_vec)
+            .unwrap_or_default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<Zeroizing<Vec<u8>>>> {
+        // A panic while holding the lock cannot leave the list half-updated.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// Runs the child to completion; returns the exit code to exit with (the
@@ -41,10 +75,11 @@ pub async fn run_child(spec: ChildSpec) -> Result<i32, RunError> {
     }
     // Piping costs the child its terminal (no colours, block buffering), so
     // only pipe when there is something to mask.
-    let maskable = spec
-        .env
-        .iter()
-        .any(|(_, v)| v.len() >= mask::MIN_MASKED_LEN);
+    let maskable = spec.late_secrets.is_some()
+        || spec
+            .env
+            .iter()
+            .any(|(_, v)| v.len() >= mask::MIN_MASKED_LEN);
     if spec.masking && maskable {
         let output = child::Output::Pipe {
             out: tokio::io::stdout(),

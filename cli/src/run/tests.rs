@@ -24,6 +24,8 @@ fn sh(script: &str, env: &[(&str, &str)], masking: bool) -> ChildSpec {
             .map(|(k, v)| (k.to_string(), Zeroizing::new(v.to_string())))
             .collect(),
         plain_env: Vec::new(),
+        remove_env: Vec::new(),
+        late_secrets: None,
         masking,
     }
 }
@@ -211,6 +213,8 @@ async fn missing_program_is_not_found() {
         args: Vec::new(),
         env: Vec::new(),
         plain_env: Vec::new(),
+        remove_env: Vec::new(),
+        late_secrets: None,
         masking: true,
     };
     let err = run_child(spec).await.expect_err("must fail");
@@ -231,6 +235,8 @@ async fn non_executable_file_is_permission_denied() {
         args: Vec::new(),
         env: Vec::new(),
         plain_env: Vec::new(),
+        remove_env: Vec::new(),
+        late_secrets: None,
         masking: false,
     };
     let err = run_child(spec).await.expect_err("must fail");
@@ -266,4 +272,65 @@ async fn nul_in_value_is_rejected() {
         .expect_err("must fail");
     assert_eq!(err.code(), "invalid_env_value");
     assert!(!err.to_string().contains("a\0b"));
+}
+
+#[tokio::test]
+async fn encoded_forms_printed_by_the_child_are_masked() {
+    let _shared = SIGNAL_LOCK.read().await;
+    let value = "wJal/rXU+tn\"FE\\MI K7";
+    // The JSON form is split across two writes with a pause between them.
+    let script = r#"printf '%s' 'json=wJal/rXU+tn\"FE'; sleep 0.1; printf '%s\n' '\\MI K7'
+printf '%s\n' 'url=wJal%2FrXU%2Btn%22FE%5CMI+K7 lower=wJal%2frXU%2btn%22FE%5cMI%20K7'
+printf '%s\n' "raw=$S""#;
+    let (code, out, _) = capture(sh(script, &[("S", value)], true)).await;
+    assert_eq!(code, 0);
+    assert_eq!(
+        out,
+        "json=********\nurl=******** lower=********\nraw=********\n"
+    );
+}
+
+#[tokio::test]
+async fn late_secrets_are_masked_once_added() {
+    let _shared = SIGNAL_LOCK.read().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let go = dir.path().join("go");
+    let late = LateSecrets::default();
+    // The child prints the value only after we added it, as an endpoint would hand it out.
+    let script = r#"while [ ! -e "$0" ]; do sleep 0.02; done; echo "late=served-later-0123""#;
+    let spec = ChildSpec {
+        args: vec!["-c".into(), script.into(), go.clone().into_os_string()],
+        late_secrets: Some(late.clone()),
+        ..sh("", &[], true)
+    };
+    let mut out = Vec::new();
+    let run = execute(
+        spec,
+        Output::Pipe {
+            out: &mut out,
+            err: tokio::io::sink(),
+        },
+    );
+    let hand_out = async {
+        late.add(b"served-later-0123");
+        std::fs::write(&go, b"").expect("signal child");
+    };
+    let (code, ()) = tokio::join!(run, hand_out);
+    assert_eq!(code.expect("child runs"), 0);
+    assert_eq!(String::from_utf8_lossy(&out), "late=********\n");
+}
+
+#[tokio::test]
+async fn removed_variables_are_gone_and_set_ones_win() {
+    let _shared = SIGNAL_LOCK.read().await;
+    // HOME stands in for an inherited variable; AWS_CONFIG_FILE is removed and set again.
+    let script = r#"echo "home=${HOME-unset} config=$AWS_CONFIG_FILE""#;
+    let spec = ChildSpec {
+        remove_env: vec!["HOME".into(), "AWS_CONFIG_FILE".into()],
+        plain_env: vec![("AWS_CONFIG_FILE".into(), "/nowhere".into())],
+        ..sh(script, &[], true)
+    };
+    let (code, out, _) = capture(spec).await;
+    assert_eq!(code, 0);
+    assert_eq!(out, "home=unset config=/nowhere\n");
 }

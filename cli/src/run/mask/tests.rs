@@ -254,3 +254,62 @@ fn random_texts_and_chunkings_match_reference() {
         assert_eq!(got, expected.as_bytes(), "round {round}: {refs:?} {text}");
     }
 }
+
+#[test]
+fn json_dumps_form_is_masked() {
+    assert_eq!(
+        masked(&["ab\"cd\\ef"], r#"{"k": "ab\"cd\\ef"}"#),
+        r#"{"k": "********"}"#
+    );
+    assert_eq!(masked(&["pässword"], r#""p\u00e4ssword""#), r#""********""#);
+}
+
+#[test]
+fn python_repr_form_is_masked() {
+    assert_eq!(
+        masked(&["it's\"x\\y"], r#"{'k': 'it\'s"x\\y'}"#),
+        "{'k': '********'}"
+    );
+}
+
+#[test]
+fn percent_encoded_forms_are_masked() {
+    let secret = "a+b/c d";
+    for text in [
+        "q=a%2Bb%2Fc%20d&",
+        "q=a%2bb%2fc%20d&",
+        "q=a%2Bb%2Fc+d&",
+        "q=a%2Bb/c%20d&",
+    ] {
+        assert_eq!(masked(&[secret], text), "q=********&", "{text}");
+    }
+}
+
+#[test]
+fn encoded_form_split_across_chunks_is_masked() {
+    let text = br#"{"k": "ab\"cd\\ef"} u=ab%22cd%5Cef"#;
+    let expected = br#"{"k": "********"} u=********"#;
+    for cut in 0..=text.len() {
+        let (a, b) = text.split_at(cut);
+        assert_eq!(stream(&["ab\"cd\\ef"], &[a, b]), expected, "cut at {cut}");
+    }
+    let singles: Vec<&[u8]> = text.chunks(1).collect();
+    assert_eq!(stream(&["ab\"cd\\ef"], &singles), expected);
+}
+
+#[test]
+fn added_values_are_masked_from_then_on() {
+    let mut masker = Masker::new(["first-one"]);
+    let mut out = Vec::new();
+    masker.feed(b"later-one first-one ", &mut out);
+    masker.add(["later-one"]);
+    masker.feed(b"later-one", &mut out);
+    masker.finish(&mut out);
+    assert_eq!(out, b"later-one ******** ********");
+}
+
+#[test]
+fn short_values_get_no_encoded_forms_either() {
+    // "a b" is below the threshold; its form "a+b" is longer but must not be masked.
+    assert_eq!(masked(&["a b"], "a+b a%20b"), "a+b a%20b");
+}
