@@ -103,6 +103,17 @@ fn is_alive(pid: i32) -> bool {
     matches!(kill(Pid::from_raw(pid), None), Ok(()) | Err(Errno::EPERM))
 }
 
+/// Whether `pid` runs as this process's effective user (Linux: the owner of `/proc/PID`;
+/// elsewhere, that it can be signalled without EPERM, which for a non-root user means the
+/// same uid).
+pub fn owned_by_us(pid: i32) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match std::fs::metadata(format!("/proc/{pid}")) {
+        Ok(m) => m.uid() == nix::unistd::geteuid().as_raw(),
+        Err(_) => kill(Pid::from_raw(pid), None).is_ok(),
+    }
+}
+
 /// The process's executable name, to make sure a pid file's pid was not reused by an
 /// unrelated process before signalling it.
 fn process_name(pid: i32) -> Option<String> {

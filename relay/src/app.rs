@@ -361,6 +361,9 @@ pub async fn run(config: RelayConfig, shutdown: impl Future<Output = ()>) -> Res
         let _ = closing_tx.send(true);
     };
     serve(listener, app, shutdown).await;
+    // The port is free from now on: an address left behind would point a client at whoever
+    // binds it next.
+    let _ = std::fs::remove_file(config.data_dir.join(ADDR_FILE));
     let _ = stop_tx.send(true);
     if let Some(a) = anchorer {
         a.join().await;

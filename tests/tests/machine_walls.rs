@@ -4,7 +4,7 @@
 //! in CI, since only root can start a process as another uid. Running the victim as root is
 //! the harder case for the checks: root may open, follow and chmod anything, so every refusal
 //! below comes from the checks themselves, not from the kernel's permissions. The tests that
-//! need a second uid say so and do nothing when not run as root.
+//! need a second uid fail when not run as root (the README says how to leave them out).
 //!
 //! - The per-uid runtime fallback pre-created by the attacker, or a link planted at it (to the
 //!   attacker's folder or to one of the victim's own): the CLI and the daemon refuse with
@@ -14,6 +14,8 @@
 //!   `daemon_peer_foreign` and sends it nothing.
 //! - `kill -9` of `agentkeys run`: the child's token is refused (`agent_token_invalid`) within
 //!   a second, while the child itself still runs.
+//! - The embedded relay killed, and its port taken by another uid answering `/healthz`: `up`
+//!   drops the stale address instead of adopting the listener, and no value reaches it.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -450,4 +452,109 @@ async fn a_killed_run_takes_its_childs_token_with_it() {
     run.kill9();
     refused(&as_child(&["list"]), 6, "agent_token_invalid");
     let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+}
+
+/// A fake relay: answers `/healthz` like the embedded relay and logs every request it gets.
+const FAKE_RELAY: &str = r#"
+import http.server, sys
+port, log_path = int(sys.argv[1]), sys.argv[2]
+log = open(log_path, "ab", buffering=0)
+class H(http.server.BaseHTTPRequestHandler):
+    def handle_one_request(self):
+        super().handle_one_request()
+    def do_GET(self):
+        log.write(("GET %s\n" % self.path).encode())
+        body = b'{"status":"ok"}'
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def do_POST(self):
+        n = int(self.headers.get("content-length") or 0)
+        log.write(("POST %s\n" % self.path).encode() + self.rfile.read(n) + b"\n")
+        self.send_response(404)
+        self.send_header("content-length", "0")
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+srv = http.server.HTTPServer(("127.0.0.1", port), H)
+print("ready", flush=True)
+srv.serve_forever()
+"#;
+
+/// After a crash of the embedded relay, another user binds its port first: `up` does not take
+/// that listener for the relay (the recorded relay process is dead, so its address file is
+/// dropped), and no value reaches it.
+#[test]
+fn a_squatter_on_the_relays_port_after_a_crash_is_not_the_relay() {
+    assert!(
+        is_root(),
+        "starting the attacker as another uid needs root (README: tests as another user)"
+    );
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let s = Stack::new().with_env("AGENTKEYS_RELAY_LISTEN", format!("127.0.0.1:{port}"));
+    s.ok(&["up"], None);
+    s.ok(&["init", "--no-passkey"], None);
+    s.ok(&["store", "openrouter"], Some(SECRET));
+
+    // The relay dies hard: its address file stays behind.
+    let pid: i32 = std::fs::read_to_string(s.home().join("state/relay.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    assert!(wait_until(Duration::from_secs(5), || {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_err()
+    }));
+    let addr_file = s.relay_data_dir().join("relay.addr");
+    assert!(addr_file.exists());
+
+    // Another user takes the port, answering /healthz as the relay would.
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let log = tmp.path().join("fake-relay.log");
+    let mut child = as_nobody(system_python())
+        .args(["-c", FAKE_RELAY])
+        .arg(port.to_string())
+        .arg(&log)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start the fake relay");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("the fake relay's first line");
+    assert_eq!(line.trim(), "ready");
+    let _fake = Managed::new("fake-relay", child);
+
+    // `up` does not adopt it: the stale address is dropped and a new relay cannot bind.
+    let out = s.run(&["up"], None);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("already running"),
+        "{}",
+        text(&out)
+    );
+    assert!(!addr_file.exists());
+    // Whatever the daemon still tries, the value never reaches the other user.
+    let _ = s.run(&["read", "openrouter"], None);
+    let _ = s.run(&["store", "anthropic"], Some(SECRET));
+    let seen = std::fs::read(&log).unwrap_or_default();
+    assert!(
+        !seen.windows(SECRET.len()).any(|w| w == SECRET),
+        "{}",
+        String::from_utf8_lossy(&seen)
+    );
+    s.run(&["down"], None);
 }
