@@ -80,7 +80,6 @@ pub enum Persistence {
     Journal { min_bytes: u64, max_records: u64 },
     /// The whole snapshot rewritten after every transaction, as before the journal: kept
     /// only to be measured against (the `embedded_chain` bench).
-    #[doc(hidden)]
     FullRewrite,
 }
 
@@ -717,9 +716,7 @@ fn restore(store: &Store) -> Result<Option<(Inner, Contracts)>, String> {
             ),
         ));
     }
-    let mut expected = scan.base + 1;
-    for (index, payload) in scan.records.iter().enumerate() {
-        let n = index + 1;
+    for ((n, payload), expected) in (1..).zip(&scan.records).zip(scan.base + 1..) {
         let record: Record = serde_json::from_slice(payload)
             .map_err(|e| journal::corrupt(path, &format!("record {n} does not decode: {e}")))?;
         let block = record.diff.block_number;
@@ -729,7 +726,6 @@ fn restore(store: &Store) -> Result<Option<(Inner, Contracts)>, String> {
                 &format!("record {n} is of block {block}, where block {expected} was due"),
             ));
         }
-        expected += 1;
         // Already in the snapshot: a compaction stopped before it replaced the journal.
         if block <= snapshot_block {
             continue;
