@@ -3,15 +3,25 @@
 //! - First boot: an OSAKA [`Evm`] with the configured chain id; every contract deployed by
 //!   [`deploy::deploy_all`] from the relay's submitter, with real signed transactions; the
 //!   state saved once at the end, so a crash during first boot leaves no state at all.
-//! - State: one JSON document at `<data dir>/chain/state.json` (directory 0700, file 0600),
-//!   rewritten atomically (temp file, fsync, rename, fsync of the directory) after every
-//!   committed transaction. It holds:
+//! - State: a snapshot and a journal under `<data dir>/chain/` (directory 0700, files 0600).
+//!   The snapshot, `state.json`, is one JSON document written atomically (temp file, fsync,
+//!   rename, fsync of the directory):
 //!   `{"format":"agentkeys-embedded-chain-v1","chain_id":…,"submitter":"0x…",
 //!     "contracts":{…},"evm":{"chain_id","spec","block_number","timestamp","db":<revm CacheDB>},
 //!     "logs":[{"block_number","tx_hash","log":{"address","topics","data"}}…]}`.
 //!   The CacheDB carries code, storage, balances and nonces. A state file for another chain id
 //!   or another submitter key is refused. `<data dir>/chain/state.lock` is held (flock) while
 //!   the chain is open, so two relays never write the same state.
+//! - Every mined transaction appends one record to `journal` (format in `journal.rs`): its state
+//!   changes ([`StateDiff`]), block, time and logs, fsync'd before it is reported mined, so a
+//!   transaction costs the same whatever the history. Rewriting the whole snapshot after every
+//!   transaction, as before, made each one cost more than the last.
+//! - Opening replays the journal on the snapshot (a torn last record is dropped with a warning,
+//!   any other damage refused with `chain_state_corrupt`) and, if it held records, compacts.
+//!   Compaction (a new snapshot, then an empty journal after it) also runs once the journal
+//!   is as large as the snapshot (at least 8 MiB) or holds 100,000 records: its amortised
+//!   cost per transaction stays constant. A `state.json` from before the journal opens as a
+//!   snapshot alone.
 //! - Blocks: one per transaction, timestamp = max(previous, wall clock), basefee and gas price
 //!   zero, so no sender needs a balance. Transactions must carry zero fees.
 //! - Every EVM operation runs under one mutex inside `spawn_blocking`.
@@ -755,6 +765,10 @@ fn restore(store: &Store) -> Result<Option<(Inner, Contracts)>, String> {
     };
     if !scan.records.is_empty() || scan.torn.is_some() {
         compact(store, &contracts, &mut inner)?;
+    } else if scan.base != snapshot_block {
+        // An empty journal behind the snapshot (which was rewritten without it): records
+        // appended to it would not follow its base.
+        inner.journal = journal::Writer::create(path, snapshot_block)?;
     }
     Ok(Some((inner, contracts)))
 }

@@ -619,4 +619,15 @@ async fn a_state_file_saved_before_the_journal_opens() {
     let after = observed(&chain);
     drop(chain);
     assert_eq!(observed(&open(dir.path())), after);
+
+    // The snapshot rewritten without the journal, which stays behind, empty: the chain goes
+    // on with a journal that follows the snapshot.
+    let chain = EmbeddedChain::open_with(dir.path(), CHAIN_ID, Persistence::FullRewrite).unwrap();
+    anchor(&chain, operator, 3).await;
+    drop(chain);
+    let chain = open(dir.path());
+    anchor(&chain, operator, 4).await;
+    let after = observed(&chain);
+    drop(chain);
+    assert_eq!(observed(&open(dir.path())), after);
 }
