@@ -204,7 +204,7 @@ impl EmbeddedChain {
             chain_id,
             submitter: signer.address(),
         };
-        let (inner, contracts) = match restore(&store)? {
+        let (inner, contracts) = match restore(&store, true)? {
             Some(found) => found,
             None => genesis(&store, &signer)?,
         };
@@ -294,7 +294,9 @@ impl Shared {
         if let Err(e) = self.persist(inner, &mined, &diff) {
             // Go back to what is on disk: a transaction that is not saved did not happen.
             tracing::error!(error = %e, "embedded chain: saving the state failed");
-            *guard = match restore(&self.store) {
+            // Without folding the journal into a new snapshot: if the disk is full, that
+            // would fail too, and leave the chain unavailable until a restart.
+            *guard = match restore(&self.store, false) {
                 Ok(Some((restored, _))) => {
                     self.block_number
                         .store(restored.evm.block_number(), Ordering::Release);
@@ -685,9 +687,9 @@ fn compact(store: &Store, contracts: &Contracts, inner: &mut Inner) -> Result<()
 }
 
 /// The chain as saved: the snapshot, brought forward by its journal. `None` when there is
-/// no chain yet. A journal that had records (or a torn tail) is compacted into a new
-/// snapshot, so appends never follow a torn record.
-fn restore(store: &Store) -> Result<Option<(Inner, Contracts)>, String> {
+/// no chain yet. A journal with a torn tail is compacted into a new snapshot, so appends
+/// never follow a torn record; so is one with records when `fold` is set (at boot).
+fn restore(store: &Store, fold: bool) -> Result<Option<(Inner, Contracts)>, String> {
     let path = &store.journal_path;
     let scan = journal::read(path)?;
     let Some(Snapshot {
@@ -763,9 +765,9 @@ fn restore(store: &Store) -> Result<Option<(Inner, Contracts)>, String> {
         logs,
         snapshot_len: len,
     };
-    if !scan.records.is_empty() || scan.torn.is_some() {
+    if scan.torn.is_some() || (fold && !scan.records.is_empty()) {
         compact(store, &contracts, &mut inner)?;
-    } else if scan.base != snapshot_block {
+    } else if scan.records.is_empty() && scan.base != snapshot_block {
         // An empty journal behind the snapshot (which was rewritten without it): records
         // appended to it would not follow its base.
         inner.journal = journal::Writer::create(path, snapshot_block)?;

@@ -631,3 +631,30 @@ async fn a_state_file_saved_before_the_journal_opens() {
     drop(chain);
     assert_eq!(observed(&open(dir.path())), after);
 }
+
+#[tokio::test]
+async fn reloading_after_a_failed_save_keeps_the_journal_as_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = open(dir.path());
+    let operator = operator(&chain).await;
+    anchor(&chain, operator, 1).await;
+    let before = observed(&chain);
+    let store = Store {
+        state_path: dir.path().join(STATE_FILE),
+        journal_path: dir.path().join(JOURNAL_FILE),
+        chain_id: CHAIN_ID,
+        submitter: chain.submitter(),
+    };
+    let snapshot = std::fs::read(&store.state_path).unwrap();
+    // What a failed append falls back on: the state on disk, without writing a snapshot
+    // (on a full disk that would fail as well).
+    let (mut inner, _) = restore(&store, false).unwrap().unwrap();
+    assert_eq!(inner.evm.state_digest(), before.0);
+    assert_eq!(inner.logs.len(), before.2.len());
+    assert_eq!(std::fs::read(&store.state_path).unwrap(), snapshot);
+    assert_eq!(journal_records(dir.path()), 2);
+    assert_eq!(inner.journal.records(), 2);
+    // Its writer appends after the records it found.
+    inner.journal.append(b"{}").unwrap();
+    assert_eq!(journal_records(dir.path()), 3);
+}
