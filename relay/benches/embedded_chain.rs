@@ -117,7 +117,7 @@ fn benches(c: &mut Criterion) {
         .sample_size(20)
         .warm_up_time(Duration::from_secs(2))
         .measurement_time(Duration::from_secs(8));
-    for history in [10u64, 1_000] {
+    for history in [10u64, 1_000, 10_000] {
         let template = tempfile::tempdir_in(root).expect("tempdir");
         // The transaction measured is #history: history - 1 mined before it.
         let operator = prepare(&rt, template.path(), history - 1);
