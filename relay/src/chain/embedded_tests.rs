@@ -331,7 +331,10 @@ async fn a_corrupt_state_file_is_refused() {
     drop(open(dir.path()));
     keys::write_secret_file(&dir.path().join(STATE_FILE), b"{\"format\":").unwrap();
     let err = EmbeddedChain::open(dir.path(), CHAIN_ID).err().unwrap();
-    assert!(err.contains("not an embedded chain state"), "{err}");
+    assert!(
+        err.starts_with("chain_state_corrupt: ") && err.contains("not an embedded chain state"),
+        "{err}"
+    );
 }
 
 #[test]
