@@ -12,10 +12,13 @@ use revm::context::result::{ExecutionResult, Output};
 use revm::context::{BlockEnv, CfgEnv, Context, TxEnv};
 use revm::context_interface::transaction::{AccessList, AccessListItem};
 use revm::database::{CacheDB, EmptyDB};
-use revm::database_interface::Database;
-use revm::{ExecuteCommitEvm, ExecuteEvm, Journal, MainBuilder, MainnetEvm};
+use revm::database_interface::{Database, DatabaseCommit};
+use revm::{ExecuteEvm, Journal, MainBuilder, MainnetEvm};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+mod diff;
+
+pub use diff::StateDiff;
 pub use revm::primitives::hardfork::SpecId;
 
 type Db = CacheDB<EmptyDB>;
@@ -236,6 +239,17 @@ impl Evm {
     /// [`Revert::Reverted`] or [`Revert::Halted`] transaction was mined all the same: the
     /// block advanced and the sender's nonce is spent.
     pub fn execute(&mut self, request: TxRequest) -> Result<Receipt, Revert> {
+        self.execute_recorded(request)?.0
+    }
+
+    /// Like [`Evm::execute`], and also returns what the transaction changed, for a journal.
+    /// The outer error is [`Revert::Rejected`] only: nothing ran, nothing changed. A
+    /// reverted or halted transaction was mined, so it has a diff too (its nonce at least).
+    #[allow(clippy::type_complexity)]
+    pub fn execute_recorded(
+        &mut self,
+        request: TxRequest,
+    ) -> Result<(Result<Receipt, Revert>, StateDiff), Revert> {
         let number = self.block_number + 1;
         let access_list = AccessList(
             request
@@ -258,7 +272,7 @@ impl Evm {
             .access_list(access_list)
             .build()
             .map_err(|e| Revert::Rejected(format!("{e:?}")))?;
-        self.commit_tx(tx, number)
+        self.commit_recorded(tx, number)
     }
 
     /// Sends a transaction in a block of its own and commits its state changes.
@@ -273,13 +287,25 @@ impl Evm {
     }
 
     fn commit_tx(&mut self, tx: TxEnv, number: u64) -> Result<Receipt, Revert> {
-        let result = self
-            .with_machine(number, |machine| machine.transact_commit(tx))
+        self.commit_recorded(tx, number)?.0
+    }
+
+    /// `transact_commit`, split in two (run, then commit) so that the changes can be
+    /// recorded on the way.
+    fn commit_recorded(
+        &mut self,
+        tx: TxEnv,
+        number: u64,
+    ) -> Result<(Result<Receipt, Revert>, StateDiff), Revert> {
+        let executed = self
+            .with_machine(number, |machine| machine.transact(tx))
             .map_err(|e| Revert::Rejected(e.to_string()))?;
+        let diff = StateDiff::record(&self.db, &executed.state, number, self.timestamp);
+        self.db.commit(executed.state);
         // A reverted transaction is still mined (and bumps the nonce), so the block advances
         // whether or not it succeeded.
         self.block_number = number;
-        outcome(result, number)
+        Ok((outcome(executed.result, number), diff))
     }
 
     /// Builds the harness's own transaction: the sender's next nonce, the full gas cap.
@@ -460,5 +486,83 @@ mod tests {
         let sim = evm.simulate(addr(9), epoch, advance(3)).unwrap();
         assert_eq!(sim.block_number, 4);
         assert_eq!(evm.block_number(), 3, "simulate commits nothing");
+    }
+
+    #[test]
+    fn diffs_replayed_on_a_saved_state_give_the_same_state() {
+        let mut evm = Evm::new(5, SpecId::OSAKA);
+        let saved = serde_json::to_vec(&evm).unwrap();
+        let mut diffs = Vec::new();
+        let mut run = |evm: &mut Evm, request: TxRequest| {
+            let (outcome, diff) = evm.execute_recorded(request).unwrap();
+            diffs.push(serde_json::to_vec(&diff).unwrap());
+            outcome
+        };
+        let init: Bytes = [
+            K3EpochCounter::BYTECODE.as_ref(),
+            &K3EpochCounter::constructorCall {
+                governance: addr(9),
+            }
+            .abi_encode(),
+        ]
+        .concat()
+        .into();
+        let created = run(
+            &mut evm,
+            TxRequest {
+                from: addr(1),
+                kind: TxKind::Create,
+                data: init,
+                nonce: 0,
+                gas_limit: TX_GAS_LIMIT,
+                access_list: Vec::new(),
+            },
+        )
+        .unwrap();
+        let epoch = created.contract_address.unwrap();
+        evm.set_timestamp(1_900_000_000);
+        let advance = |from, nonce, n| TxRequest {
+            from,
+            kind: TxKind::Call(epoch),
+            data: K3EpochCounter::advanceEpochCall { newEpoch: n }
+                .abi_encode()
+                .into(),
+            nonce,
+            gas_limit: 100_000,
+            access_list: Vec::new(),
+        };
+        assert!(run(&mut evm, advance(addr(9), 0, 2)).is_ok());
+        // A reverted transaction is mined: its diff spends the nonce.
+        assert!(run(&mut evm, advance(addr(3), 0, 3)).is_err());
+        assert!(run(&mut evm, advance(addr(9), 1, 3)).is_ok());
+        // Only the creation carries bytecode; later diffs name it by hash.
+        assert!(diffs[0].len() > 2_000, "{}", diffs[0].len());
+        assert!(
+            diffs[1..].iter().all(|d| d.len() < 2_000),
+            "{}",
+            diffs[1].len()
+        );
+
+        let mut back: Evm = serde_json::from_slice(&saved).unwrap();
+        let parsed: Vec<StateDiff> = diffs
+            .iter()
+            .map(|d| serde_json::from_slice(d).unwrap())
+            .collect();
+        // Out of order: refused, nothing changes.
+        assert!(back.apply(&parsed[1]).unwrap_err().contains("block 2"));
+        assert_eq!(back.block_number(), 0);
+        for diff in &parsed {
+            back.apply(diff).unwrap();
+        }
+        assert_eq!(back.state_digest(), evm.state_digest());
+        assert_eq!(back.block_number(), 4);
+        assert_eq!(back.timestamp(), 1_900_000_000);
+        assert_eq!(back.nonce(addr(3)).unwrap(), 1);
+        assert_eq!(back.nonce(addr(9)).unwrap(), 2);
+        let current: Bytes = K3EpochCounter::currentEpochCall {}.abi_encode().into();
+        assert_eq!(
+            back.call(addr(2), epoch, current.clone()).unwrap(),
+            evm.call(addr(2), epoch, current).unwrap()
+        );
     }
 }

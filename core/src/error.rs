@@ -129,6 +129,7 @@ error_codes! {
     RecordNotFound => ("record_not_found", 404, exit::NOT_FOUND, "no audit record of this operator has that id"),
     AuditNotAnchored => ("audit_not_anchored", 409, exit::UNAVAILABLE, "the record's batch is not anchored on chain yet; retry shortly"),
     AuditProofInvalid => ("audit_proof_invalid", 502, exit::INTEGRITY, "the audit record does not verify against the chain (its hash, its proof or the on-chain root differ)"),
+    ChainStateCorrupt => ("chain_state_corrupt", 503, exit::INTEGRITY, "the embedded chain's saved state (its snapshot or journal) is damaged; the relay does not start on it"),
     // Daemon
     NotInitialized => ("not_initialized", 409, exit::NOT_INITIALIZED, "this device has no identity yet; run `agentkeys init`"),
     AlreadyInitialized => ("already_initialized", 409, exit::INVALID_INPUT, "this device already has an identity"),

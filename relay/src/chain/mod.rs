@@ -14,6 +14,7 @@ pub mod contracts;
 pub mod deploy;
 pub mod embedded;
 pub mod events;
+mod journal;
 pub mod revert;
 pub mod routes;
 pub mod rpc;
