@@ -43,6 +43,10 @@ pub enum Command {
         /// The same, from a companion's socket on this machine.
         #[arg(long, value_name = "PATH")]
         approver_socket: Option<std::path::PathBuf>,
+        /// Pin the relay's keys and chain again when they differ from the pinned ones (a
+        /// relay replaced on purpose). Shows the old and new key fingerprints.
+        #[arg(long)]
+        repin: bool,
     },
     /// Store a secret. The value is read from stdin when it is piped (one trailing newline is
     /// removed), else prompted for twice without echo.

@@ -33,7 +33,8 @@ pub async fn dispatch(command: Command) -> Result<i32, CliError> {
             no_passkey,
             approver,
             approver_socket,
-        } => init::init(!no_passkey, approver, approver_socket).await,
+            repin,
+        } => init::init(!no_passkey, approver, approver_socket, repin).await,
         Command::Store {
             service,
             for_agent,
