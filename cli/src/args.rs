@@ -295,6 +295,10 @@ pub enum AuditCommand {
         /// The record's id (from `agentkeys audit log`).
         #[arg(value_name = "RECORD_ID")]
         id: u64,
+        /// Read the root from this chain node (JSON-RPC; http only on this machine) instead of
+        /// through the relay; default: the daemon's `chain_rpc_url`.
+        #[arg(long, value_name = "URL")]
+        rpc_url: Option<String>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -305,6 +309,11 @@ pub enum AuditCommand {
 pub enum ChainCommand {
     /// Show the adapter, chain id, block, contract addresses and this device's entry.
     Status {
+        /// Also read this device's and its operator's records from this chain node (JSON-RPC;
+        /// http only on this machine) and refuse any difference from the relay's account;
+        /// default: the daemon's `chain_rpc_url`.
+        #[arg(long, value_name = "URL")]
+        rpc_url: Option<String>,
         /// Print JSON.
         #[arg(long)]
         json: bool,

@@ -134,6 +134,7 @@ error_codes! {
     RelayProtocol => ("relay_protocol", 502, exit::RELAY_UNREACHABLE, "the relay answered with something unexpected"),
     RelaySignatureInvalid => ("relay_signature_invalid", 502, exit::INTEGRITY, "a token from the relay is not signed by the relay key this device pinned at `agentkeys init`: something else may be answering at the relay's address; nothing was sent to it. If the relay was replaced on purpose, run `agentkeys init --repin`"),
     RelayChainMismatch => ("relay_chain_mismatch", 502, exit::INTEGRITY, "the relay names another chain than the one this device pinned at `agentkeys init`; nothing was signed or sent"),
+    ChainViewMismatch => ("chain_view_mismatch", 502, exit::INTEGRITY, "the relay's account of the chain differs from the chain read directly at the configured RPC URL (another chain, no AgentKeys contracts there, or other device records)"),
     RelayKeyChanged => ("relay_key_changed", 409, exit::REFUSED, "the relay's signing key or chain differs from the one this device pinned; if the relay was replaced on purpose, run `agentkeys init --repin`"),
     PeerNotAllowed => ("peer_not_allowed", 403, exit::REFUSED, "the socket peer is not the daemon's user"),
     KeychainUnavailable => ("keychain_unavailable", 503, exit::UNAVAILABLE, "no keychain backend is available for the device key"),

@@ -38,6 +38,7 @@ pub async fn run(config: DaemonConfig) -> Result<(), StartError> {
         .map_err(|e| StartError::Other(e.message))?;
     let state = Arc::new(AppState {
         direct_backend: config.direct_backend,
+        chain_rpc_url: config.chain_rpc_url.clone(),
         ..AppState::new(
             Identity::new(store),
             relay,

@@ -8,6 +8,7 @@
 
 use std::path::Path;
 
+use agentkeys_core::chain::ContractAddresses;
 use agentkeys_core::error::{ApiError, ErrorCode};
 use agentkeys_core::es256::{thumbprint, Jwk, Jwks, KeyPurpose};
 use serde::{Deserialize, Serialize};
@@ -31,6 +32,8 @@ pub struct RelayPin {
     /// on another port (same data folder, same keys) keeps working.
     pub relay_url: String,
     pub chain_id: u64,
+    /// Where a chain read directly (`--rpc-url`) finds the registry and the audit contract.
+    pub contracts: ContractAddresses,
     /// Session-purpose keys only: K2 signs OIDC tokens, never anything the daemon accepts.
     pub keys: Vec<Jwk>,
     pub source: PinSource,
@@ -45,6 +48,7 @@ impl RelayPin {
         relay_url: &str,
         jwks: &Jwks,
         chain_id: u64,
+        contracts: &ContractAddresses,
         source: PinSource,
         now: u64,
     ) -> Result<RelayPin, ApiError> {
@@ -57,6 +61,7 @@ impl RelayPin {
         let pin = RelayPin {
             relay_url: relay_url.to_string(),
             chain_id,
+            contracts: contracts.clone(),
             keys,
             source,
             pinned_at: now,
@@ -105,9 +110,11 @@ impl RelayPin {
         f
     }
 
-    /// Same keys and chain, wherever and however each was taken.
+    /// Same keys, chain and contracts, wherever and however each was taken.
     pub fn same_relay(&self, other: &RelayPin) -> bool {
-        self.chain_id == other.chain_id && self.fingerprints() == other.fingerprints()
+        self.chain_id == other.chain_id
+            && self.contracts == other.contracts
+            && self.fingerprints() == other.fingerprints()
     }
 }
 
@@ -137,6 +144,19 @@ pub fn save(data_dir: &Path, pin: &RelayPin) -> Result<(), ApiError> {
 mod tests {
     use super::*;
     use agentkeys_core::es256::Es256Key;
+    use agentkeys_core::identity::Address;
+
+    fn contracts() -> ContractAddresses {
+        let a = Address([9; 20]);
+        ContractAddresses {
+            p256_verifier: a,
+            k11_verifier: a,
+            registry: a,
+            scope: a,
+            epoch: a,
+            audit: a,
+        }
+    }
 
     fn jwks(keys: &[&Es256Key]) -> Jwks {
         Jwks {
@@ -149,42 +169,85 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let k1 = Es256Key::from_secret(KeyPurpose::Session, &[1; 32]).unwrap();
         let k2 = Es256Key::from_secret(KeyPurpose::Oidc, &[2; 32]).unwrap();
-        let pin =
-            RelayPin::from_relay("http://r", &jwks(&[&k1, &k2]), 7, PinSource::Init, 5).unwrap();
+        let pin = RelayPin::from_relay(
+            "http://r",
+            &jwks(&[&k1, &k2]),
+            7,
+            &contracts(),
+            PinSource::Init,
+            5,
+        )
+        .unwrap();
         assert_eq!(pin.fingerprints(), vec![format!("SHA256:{}", k1.kid())]);
         assert_eq!(load(dir.path()).unwrap(), None);
         save(dir.path(), &pin).unwrap();
         assert_eq!(load(dir.path()).unwrap(), Some(pin.clone()));
 
-        let moved =
-            RelayPin::from_relay("http://other", &jwks(&[&k1]), 7, PinSource::FirstUse, 9).unwrap();
+        let moved = RelayPin::from_relay(
+            "http://other",
+            &jwks(&[&k1]),
+            7,
+            &contracts(),
+            PinSource::FirstUse,
+            9,
+        )
+        .unwrap();
         assert!(pin.same_relay(&moved), "a new port is the same relay");
-        let other_chain =
-            RelayPin::from_relay("http://r", &jwks(&[&k1]), 8, PinSource::Init, 9).unwrap();
+        let other_chain = RelayPin::from_relay(
+            "http://r",
+            &jwks(&[&k1]),
+            8,
+            &contracts(),
+            PinSource::Init,
+            9,
+        )
+        .unwrap();
         assert!(!pin.same_relay(&other_chain));
         let k1b = Es256Key::from_secret(KeyPurpose::Session, &[3; 32]).unwrap();
-        let other_key =
-            RelayPin::from_relay("http://r", &jwks(&[&k1b]), 7, PinSource::Init, 9).unwrap();
+        let other_key = RelayPin::from_relay(
+            "http://r",
+            &jwks(&[&k1b]),
+            7,
+            &contracts(),
+            PinSource::Init,
+            9,
+        )
+        .unwrap();
         assert!(!pin.same_relay(&other_key));
     }
 
     #[test]
     fn unsound_key_sets_are_refused() {
         let k2 = Es256Key::from_secret(KeyPurpose::Oidc, &[2; 32]).unwrap();
-        let err =
-            RelayPin::from_relay("http://r", &jwks(&[&k2]), 7, PinSource::Init, 5).unwrap_err();
+        let err = RelayPin::from_relay(
+            "http://r",
+            &jwks(&[&k2]),
+            7,
+            &contracts(),
+            PinSource::Init,
+            5,
+        )
+        .unwrap_err();
         assert_eq!(err.code, ErrorCode::RelayProtocol);
 
         let k1 = Es256Key::from_secret(KeyPurpose::Session, &[1; 32]).unwrap();
         let mut renamed = jwks(&[&k1]);
         renamed.keys[0].kid = "chosen-by-the-relay".into();
-        let err = RelayPin::from_relay("http://r", &renamed, 7, PinSource::Init, 5).unwrap_err();
+        let err = RelayPin::from_relay("http://r", &renamed, 7, &contracts(), PinSource::Init, 5)
+            .unwrap_err();
         assert_eq!(err.code, ErrorCode::RelayProtocol);
 
         // A damaged file is an error, not a missing pin.
         let dir = tempfile::tempdir().unwrap();
-        let mut pin =
-            RelayPin::from_relay("http://r", &jwks(&[&k1]), 7, PinSource::Init, 5).unwrap();
+        let mut pin = RelayPin::from_relay(
+            "http://r",
+            &jwks(&[&k1]),
+            7,
+            &contracts(),
+            PinSource::Init,
+            5,
+        )
+        .unwrap();
         pin.keys[0].kid = "x".into();
         save(dir.path(), &pin).unwrap();
         assert_eq!(load(dir.path()).unwrap_err().code, ErrorCode::Internal);

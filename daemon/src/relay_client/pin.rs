@@ -168,13 +168,20 @@ impl RelayClient {
     async fn relay_pin_candidate(&self, source: PinSource) -> Result<RelayPin, ApiError> {
         let jwks: Jwks = self.get_public(routes::JWKS).await?;
         let chain: ChainStatus = self.get_public(routes::CHAIN_STATUS).await?;
-        RelayPin::from_relay(self.base_url(), &jwks, chain.chain_id, source, now_secs())
+        RelayPin::from_relay(
+            self.base_url(),
+            &jwks,
+            chain.chain_id,
+            &chain.contracts,
+            source,
+            now_secs(),
+        )
     }
 
     /// The pin to verify against. A daemon whose state predates pinning trusts the relay it
     /// meets first, as ssh does an unknown host, and says so loudly: refusing would stop every
     /// unattended agent at upgrade, and the relay it meets is the one it used until then.
-    pub(crate) async fn pinned(&self) -> Result<RelayPin, ApiError> {
+    pub async fn pinned(&self) -> Result<RelayPin, ApiError> {
         if let Some(pin) = self.pin.get() {
             return Ok(pin);
         }

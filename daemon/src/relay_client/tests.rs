@@ -390,7 +390,16 @@ async fn a_challenge_for_another_relay_is_not_signed() {
     let jwks = Jwks {
         keys: vec![k1.jwk().clone()],
     };
-    let pin = RelayPin::from_relay(&url, &jwks, 31337, PinSource::Init, 0).unwrap();
+    let zero = Address([0; 20]);
+    let contracts = agentkeys_core::chain::ContractAddresses {
+        p256_verifier: zero,
+        k11_verifier: zero,
+        registry: zero,
+        scope: zero,
+        epoch: zero,
+        audit: zero,
+    };
+    let pin = RelayPin::from_relay(&url, &jwks, 31337, &contracts, PinSource::Init, 0).unwrap();
     client.pin.set(pin).unwrap();
     let err = fetch(&client, &DeviceKey::generate(), "x")
         .await
