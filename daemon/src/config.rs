@@ -385,6 +385,28 @@ mod tests {
     }
 
     #[test]
+    fn a_chain_rpc_url_beyond_this_machine_must_be_https() {
+        let load = |url: &str| {
+            let env = Overrides {
+                chain_rpc_url: Some(url.into()),
+                ..Default::default()
+            };
+            DaemonConfig::from_parts(
+                &paths(),
+                FileConfig::default(),
+                env,
+                Overrides::default(),
+                None,
+            )
+        };
+        let err = load("http://node.example:8545").unwrap_err();
+        assert_eq!(err.setting, "chain_rpc_url");
+        assert!(load("ws://127.0.0.1:8545").is_err());
+        let ok = load("http://127.0.0.1:8545/").unwrap();
+        assert_eq!(ok.chain_rpc_url.as_deref(), Some("http://127.0.0.1:8545"));
+    }
+
+    #[test]
     fn a_companion_shares_nothing_with_the_primary() {
         let flags = Overrides {
             companion: true,
