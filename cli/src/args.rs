@@ -43,6 +43,10 @@ pub enum Command {
         /// The same, from a companion's socket on this machine.
         #[arg(long, value_name = "PATH")]
         approver_socket: Option<std::path::PathBuf>,
+        /// Pin the relay's keys and chain again when they differ from the pinned ones (a
+        /// relay replaced on purpose). Shows the old and new key fingerprints.
+        #[arg(long)]
+        repin: bool,
     },
     /// Store a secret. The value is read from stdin when it is piped (one trailing newline is
     /// removed), else prompted for twice without echo.
@@ -296,6 +300,10 @@ pub enum AuditCommand {
         /// The record's id (from `agentkeys audit log`).
         #[arg(value_name = "RECORD_ID")]
         id: u64,
+        /// Read the root from this chain node (JSON-RPC; http only on this machine) instead of
+        /// through the relay; default: the daemon's `chain_rpc_url`.
+        #[arg(long, value_name = "URL")]
+        rpc_url: Option<String>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -306,6 +314,11 @@ pub enum AuditCommand {
 pub enum ChainCommand {
     /// Show the adapter, chain id, block, contract addresses and this device's entry.
     Status {
+        /// Also read this device's and its operator's records from this chain node (JSON-RPC;
+        /// http only on this machine) and refuse any difference from the relay's account;
+        /// default: the daemon's `chain_rpc_url`.
+        #[arg(long, value_name = "URL")]
+        rpc_url: Option<String>,
         /// Print JSON.
         #[arg(long)]
         json: bool,

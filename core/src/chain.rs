@@ -260,9 +260,13 @@ pub struct AuditProofResponse {
 }
 
 /// Daemon `POST /v1/audit/verify`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditVerifyRequest {
     pub id: u64,
+    /// Read the root from this chain node instead of through the relay (else the daemon's
+    /// `chain_rpc_url`, if set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rpc_url: Option<String>,
 }
 
 /// Daemon `POST /v1/audit/verify`: the record's hash was recomputed from its fields, its
@@ -306,4 +310,22 @@ pub struct ChainStatusReport {
     /// Absent before `agentkeys init` or while the device is not registered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device: Option<DeviceView>,
+    /// The same read from the chain itself, when an RPC URL is given; a difference from the
+    /// relay's account is refused with `chain_view_mismatch` instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checked: Option<ChainCheck>,
+}
+
+/// What the daemon read from a chain node directly.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainCheck {
+    pub rpc_url: String,
+    pub chain_id: u64,
+    pub block_number: u64,
+    /// This device's record in the pinned registry, as the chain holds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<DeviceView>,
+    /// Its operator's devices, as the chain holds them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub operator_devices: Vec<DeviceView>,
 }

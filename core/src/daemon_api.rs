@@ -84,6 +84,10 @@ pub struct InitRequest {
     /// device's K11; it approves through the relay.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approver: Option<CompanionWhoami>,
+    /// Replace the pinned relay keys and chain when the relay's differ (a relay replaced on
+    /// purpose); without it such a relay is refused with `relay_key_changed`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub repin: bool,
 }
 
 fn yes() -> bool {
@@ -95,6 +99,7 @@ impl Default for InitRequest {
         InitRequest {
             passkey: true,
             approver: None,
+            repin: false,
         }
     }
 }

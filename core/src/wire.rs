@@ -226,6 +226,22 @@ pub struct InitResponse {
     /// The device's on-chain entry after init.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_on_chain: Option<crate::chain::DeviceView>,
+    /// The relay keys and chain this device now verifies the relay against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relay_pin: Option<RelayPinView>,
+}
+
+/// The pinned relay, as `init` reports it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RelayPinView {
+    /// `SHA256:<RFC 7638 thumbprint>` of each session key.
+    pub fingerprints: Vec<String>,
+    pub chain_id: u64,
+    /// This init pinned for the first time (or confirmed a pin taken on first use).
+    pub new: bool,
+    /// `--repin` replaced these fingerprints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaced: Option<Vec<String>>,
 }
 
 /// Answer to `POST /v1/shutdown`: the daemon stops accepting and drains after answering.

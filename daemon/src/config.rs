@@ -18,6 +18,8 @@ pub const ENV_RELAY_URL: &str = "AGENTKEYS_RELAY_URL";
 pub const ENV_KEYCHAIN: &str = "AGENTKEYS_KEYCHAIN";
 pub const ENV_HOME: &str = "AGENTKEYS_HOME";
 pub const ENV_CREDENTIAL_BACKEND: &str = "AGENTKEYS_CREDENTIAL_BACKEND";
+/// Not `AGENTKEYS_CHAIN_RPC_URL`: that is the relay's own node, which may be plain http elsewhere.
+pub const ENV_CHAIN_RPC_URL: &str = "AGENTKEYS_DAEMON_CHAIN_RPC_URL";
 
 /// `daemon.toml`. Unknown keys are refused so a typo does not silently fall back to a default.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
@@ -27,6 +29,9 @@ pub struct FileConfig {
     pub keychain: Option<String>,
     /// `relay` (default) or `direct`.
     pub credential_backend: Option<String>,
+    /// A JSON-RPC node of the relay's chain: `audit verify` and `chain status` read the chain
+    /// there instead of taking the relay's word for it.
+    pub chain_rpc_url: Option<String>,
 }
 
 /// Settings that the environment or the command line may override.
@@ -39,6 +44,7 @@ pub struct Overrides {
     pub credential_backend: Option<String>,
     /// Run as a companion: its own key, passkey (RP ID `companion.localhost`), socket and files.
     pub companion: bool,
+    pub chain_rpc_url: Option<String>,
 }
 
 impl Overrides {
@@ -50,6 +56,7 @@ impl Overrides {
             socket: None, // AGENTKEYS_SOCKET is read by `Paths::socket`
             credential_backend: var(ENV_CREDENTIAL_BACKEND),
             companion: false,
+            chain_rpc_url: var(ENV_CHAIN_RPC_URL),
         }
     }
 }
@@ -66,6 +73,8 @@ pub struct DaemonConfig {
     pub role: Role,
     /// Seal and move objects here (the vault only wraps keys) instead of through the vault.
     pub direct_backend: bool,
+    /// `chain_rpc_url` / `AGENTKEYS_CHAIN_RPC_URL`, checked like the relay URL.
+    pub chain_rpc_url: Option<String>,
 }
 
 /// A setting that cannot be used; shown as one line `<setting>: <reason>`.
@@ -131,6 +140,14 @@ impl DaemonConfig {
                 ))
             }
         };
+        let chain_rpc_url = match flags
+            .chain_rpc_url
+            .or(env.chain_rpc_url)
+            .or(file.chain_rpc_url)
+        {
+            Some(url) => Some(normalize_http_url("chain_rpc_url", &url)?),
+            None => None,
+        };
         let companion = flags.companion || env.companion;
         // A companion is a second device: nothing of the primary's is shared, not even files.
         let (role, account, device_dir, data_dir) = if companion {
@@ -170,6 +187,7 @@ impl DaemonConfig {
             data_dir,
             role,
             direct_backend,
+            chain_rpc_url,
         })
     }
 }
@@ -208,6 +226,11 @@ pub fn keychain_account(home: Option<&OsStr>) -> String {
 /// machine (a loopback address or `localhost`): anywhere else the device's values, sessions and
 /// capabilities would cross the network in the clear, to whoever answers.
 pub fn normalize_relay_url(url: &str) -> Result<String, ConfigError> {
+    normalize_http_url("relay_url", url)
+}
+
+/// An http(s) URL without a user part; plain http only to this machine.
+pub fn normalize_http_url(setting: &str, url: &str) -> Result<String, ConfigError> {
     let trimmed = url.trim().trim_end_matches('/');
     let (secure, rest) = match trimmed.strip_prefix("https://") {
         Some(rest) => (true, rest),
@@ -222,13 +245,13 @@ pub fn normalize_relay_url(url: &str) -> Result<String, ConfigError> {
         || !(trimmed.starts_with("http://") || secure)
     {
         return Err(invalid(
-            "relay_url",
+            setting,
             format!("{url:?} is not an http:// or https:// URL"),
         ));
     }
     if !secure && !is_loopback_authority(authority) {
         return Err(invalid(
-            "relay_url",
+            setting,
             format!("{url:?} is beyond this machine, so it must be an https:// URL"),
         ));
     }
@@ -271,6 +294,7 @@ mod tests {
             relay_url: Some("https://file:1".into()),
             keychain: Some("os".into()),
             credential_backend: None,
+            chain_rpc_url: Some("https://node.example".into()),
         };
         let env = Overrides {
             relay_url: Some("https://env:2/".into()),
@@ -279,6 +303,7 @@ mod tests {
         let cfg = DaemonConfig::from_parts(&paths(), file.clone(), env, Overrides::default(), None)
             .unwrap();
         assert_eq!(cfg.relay_url, "https://env:2");
+        assert_eq!(cfg.chain_rpc_url.as_deref(), Some("https://node.example"));
         assert_eq!(cfg.keychain.mode, KeychainMode::Os);
         assert_eq!(cfg.keychain.file_dir, PathBuf::from("/h/data/device"));
         assert_eq!(cfg.pid_file, PathBuf::from("/h/state/daemon.pid"));
@@ -289,6 +314,7 @@ mod tests {
             socket: Some("/s.sock".into()),
             credential_backend: Some("direct".into()),
             companion: false,
+            chain_rpc_url: None,
         };
         let cfg =
             DaemonConfig::from_parts(&paths(), file, Overrides::default(), flags, None).unwrap();
@@ -356,6 +382,28 @@ mod tests {
             let err = normalize_relay_url(bad).unwrap_err();
             assert_eq!(err.setting, "relay_url", "{bad}");
         }
+    }
+
+    #[test]
+    fn a_chain_rpc_url_beyond_this_machine_must_be_https() {
+        let load = |url: &str| {
+            let env = Overrides {
+                chain_rpc_url: Some(url.into()),
+                ..Default::default()
+            };
+            DaemonConfig::from_parts(
+                &paths(),
+                FileConfig::default(),
+                env,
+                Overrides::default(),
+                None,
+            )
+        };
+        let err = load("http://node.example:8545").unwrap_err();
+        assert_eq!(err.setting, "chain_rpc_url");
+        assert!(load("ws://127.0.0.1:8545").is_err());
+        let ok = load("http://127.0.0.1:8545/").unwrap();
+        assert_eq!(ok.chain_rpc_url.as_deref(), Some("http://127.0.0.1:8545"));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 pub mod agents;
 pub mod api;
 pub mod ceremony;
+pub mod chain_direct;
 pub mod chain_ops;
 pub mod companion;
 pub mod config;

@@ -67,6 +67,7 @@ fn main() -> ExitCode {
         socket,
         credential_backend,
         companion,
+        chain_rpc_url: None,
     }) {
         Ok(config) => config,
         Err(e) => return fail(&format!("configuration: {e}")),

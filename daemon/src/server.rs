@@ -34,9 +34,11 @@ pub async fn run(config: DaemonConfig) -> Result<(), StartError> {
              file permissions (see `agentkeys status`)"
         );
     }
-    let relay = RelayClient::new(&config.relay_url).map_err(|e| StartError::Other(e.message))?;
+    let relay = RelayClient::with_pin_dir(&config.relay_url, &config.data_dir)
+        .map_err(|e| StartError::Other(e.message))?;
     let state = Arc::new(AppState {
         direct_backend: config.direct_backend,
+        chain_rpc_url: config.chain_rpc_url.clone(),
         ..AppState::new(
             Identity::new(store),
             relay,

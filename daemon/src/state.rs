@@ -25,6 +25,8 @@ pub struct AppState {
     pub agent_tokens: AgentTokens,
     /// Store and fetch seal and move objects here (see `relay_client::direct`).
     pub direct_backend: bool,
+    /// Where `audit verify` and `chain status` read the chain unless told another node.
+    pub chain_rpc_url: Option<String>,
 }
 
 impl AppState {
@@ -47,6 +49,7 @@ impl AppState {
             agent_keys: AgentKeys::new(keychain),
             agent_tokens: AgentTokens::default(),
             direct_backend: false,
+            chain_rpc_url: None,
         }
     }
 }

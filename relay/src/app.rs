@@ -169,6 +169,8 @@ pub async fn run(config: RelayConfig, shutdown: impl Future<Output = ()>) -> Res
             )
         })?;
         let k1 = Broker::load_k1(&config.data_dir).map_err(|e| fail("broker", e))?;
+        // Daemons pin this key at `agentkeys init`; the log lets a user compare fingerprints.
+        tracing::info!(session_key = %format!("SHA256:{}", k1.kid()), "broker session key");
         Some(Arc::new(Broker {
             issuer: public_url.clone(),
             domain: broker::domain_of(&public_url),

@@ -55,6 +55,11 @@ fn wait_ready(data_dir: &Path, proc: &mut Managed, log: &Path) -> String {
 impl RelayProc {
     /// Starts a relay with all roles; `env` adds AGENTKEYS_* settings (e.g. S3 mode).
     pub fn start(data_dir: &Path, env: &[(&str, &str)]) -> RelayProc {
+        Self::start_on(data_dir, env, "127.0.0.1:0")
+    }
+
+    /// The same on a given `listen` address (another relay taking a dead one's port).
+    pub fn start_on(data_dir: &Path, env: &[(&str, &str)], listen: &str) -> RelayProc {
         let env: Vec<(String, String)> = env
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -64,7 +69,7 @@ impl RelayProc {
             "relay-{}.log",
             data_dir.file_name().and_then(|n| n.to_str()).unwrap_or("x")
         ));
-        let mut proc = spawn(data_dir, &env, &log, "127.0.0.1:0");
+        let mut proc = spawn(data_dir, &env, &log, listen);
         let url = wait_ready(data_dir, &mut proc, &log);
         RelayProc {
             data_dir: data_dir.to_path_buf(),

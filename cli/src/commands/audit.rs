@@ -27,10 +27,10 @@ pub async fn log(after: Option<u64>, limit: Option<usize>, json: bool) -> Result
     Ok(0)
 }
 
-pub async fn verify(id: u64, json: bool) -> Result<i32, CliError> {
+pub async fn verify(id: u64, rpc_url: Option<String>, json: bool) -> Result<i32, CliError> {
     let client = DaemonClient::from_env()?;
     let resp: AuditVerifyResponse = client
-        .post(route::AUDIT_VERIFY, &AuditVerifyRequest { id })
+        .post(route::AUDIT_VERIFY, &AuditVerifyRequest { id, rpc_url })
         .await?;
     if json {
         output::json(&resp)?;
@@ -178,8 +178,17 @@ mod tests {
             parse(&["agentkeys", "audit", "verify", "12"]),
             Some(AuditCommand::Verify {
                 id: 12,
+                rpc_url: None,
                 json: false
             })
+        ));
+        assert!(matches!(
+            parse(&["agentkeys", "audit", "verify", "12", "--rpc-url", "http://127.0.0.1:8545"]),
+            Some(AuditCommand::Verify {
+                id: 12,
+                rpc_url: Some(u),
+                json: false
+            }) if u == "http://127.0.0.1:8545"
         ));
         assert!(parse(&["agentkeys", "audit", "verify"]).is_none());
         assert!(parse(&["agentkeys", "audit", "verify", "-1"]).is_none());

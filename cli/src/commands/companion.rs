@@ -27,6 +27,9 @@ pub async fn init(flag: Option<PathBuf>) -> Result<i32, CliError> {
     client.ensure_reachable().await?;
     let resp: InitResponse =
         crate::jobs::run(&client, route::INIT, &InitRequest::default()).await?;
+    if let Some(pin) = &resp.relay_pin {
+        super::init::relay_pin_lines(pin)?;
+    }
     output::line(&format!("companion device: {}", resp.device))?;
     output::line("passkey: enrolled (RP ID companion.localhost)")?;
     output::note("next, on the primary: `agentkeys device add`");

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use agentkeys_core::chain::roles;
 use agentkeys_core::daemon_api::InitRequest;
 use agentkeys_core::routes;
-use agentkeys_core::wire::InitResponse;
+use agentkeys_core::wire::{InitResponse, RelayPinView};
 
 use crate::daemon_client::DaemonClient;
 use crate::error::CliError;
@@ -18,6 +18,7 @@ pub async fn init(
     passkey: bool,
     approver_file: Option<PathBuf>,
     approver_socket: Option<PathBuf>,
+    repin: bool,
 ) -> Result<i32, CliError> {
     let approver = match (approver_file, approver_socket) {
         (Some(file), _) => Some(super::device::read_whoami(&file)?),
@@ -32,7 +33,11 @@ pub async fn init(
     let resp: Result<InitResponse, CliError> = crate::jobs::run(
         &client,
         routes::daemon::INIT,
-        &InitRequest { passkey, approver },
+        &InitRequest {
+            passkey,
+            approver,
+            repin,
+        },
     )
     .await;
     if let Some(s) = spinner {
@@ -43,6 +48,9 @@ pub async fn init(
         output::line("created a new device identity and signed in")?;
     } else {
         output::line("device identity already exists; signed in")?;
+    }
+    if let Some(pin) = &resp.relay_pin {
+        relay_pin_lines(pin)?;
     }
     output::line(&format!("device: {}", resp.device))?;
     output::line(&format!("operator: {}", resp.operator))?;
@@ -76,4 +84,25 @@ pub async fn init(
         )?,
     }
     Ok(0)
+}
+
+/// The pinned relay keys, as ssh shows a host key: the user can compare them with the
+/// `broker session key` line of the relay's log.
+pub(crate) fn relay_pin_lines(pin: &RelayPinView) -> Result<(), CliError> {
+    let keys = pin.fingerprints.join(", ");
+    match (&pin.replaced, pin.new) {
+        (Some(old), _) => output::line(&format!(
+            "relay key re-pinned: {keys} on chain {} (was {})",
+            pin.chain_id,
+            old.join(", ")
+        )),
+        (None, true) => output::line(&format!(
+            "relay key pinned: {keys} on chain {}",
+            pin.chain_id
+        )),
+        (None, false) => output::line(&format!(
+            "relay key matches the pin: {keys} on chain {}",
+            pin.chain_id
+        )),
+    }
 }

@@ -33,7 +33,8 @@ pub async fn dispatch(command: Command) -> Result<i32, CliError> {
             no_passkey,
             approver,
             approver_socket,
-        } => init::init(!no_passkey, approver, approver_socket).await,
+            repin,
+        } => init::init(!no_passkey, approver, approver_socket, repin).await,
         Command::Store {
             service,
             for_agent,
@@ -95,11 +96,11 @@ pub async fn dispatch(command: Command) -> Result<i32, CliError> {
             DaemonCommand::Install { no_load, print } => daemon::install(no_load, print),
         },
         Command::Chain { command } => match command {
-            ChainCommand::Status { json } => chain::status(json).await,
+            ChainCommand::Status { rpc_url, json } => chain::status(rpc_url, json).await,
         },
         Command::Audit { command } => match command {
             AuditCommand::Log { after, limit, json } => audit::log(after, limit, json).await,
-            AuditCommand::Verify { id, json } => audit::verify(id, json).await,
+            AuditCommand::Verify { id, rpc_url, json } => audit::verify(id, rpc_url, json).await,
         },
     }
 }

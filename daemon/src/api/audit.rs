@@ -3,8 +3,9 @@
 //!
 //! 1. the record's hash is recomputed from its fields and must equal the hash it carries;
 //! 2. the sibling path must lead from that hash to the batch root the relay names;
-//! 3. the chain (read through the relay's public chain endpoint, which only reads contract
-//!    state) must hold that root, with the same record count, at that index for the operator.
+//! 3. the chain must hold that root, with the same record count, at that index for the
+//!    operator: read from a chain node directly when an RPC URL is given (`rpc_url`, else the
+//!    daemon's `chain_rpc_url`), else through the relay's public chain endpoint.
 //!
 //! Any mismatch is `audit_proof_invalid`; a record whose batch is not anchored yet is
 //! `audit_not_anchored`.
@@ -60,10 +61,14 @@ pub async fn verify(
     let root_path = routes::CHAIN_AUDIT_ROOT
         .replace("{operator}", &claim.operator.to_hex())
         .replace("{index}", &claim.root_index.to_string());
-    let on_chain = match state.relay.get_public::<AuditRootView>(&root_path).await {
-        Ok(root) => Some(root),
-        Err(e) if e.code == ErrorCode::RecordNotFound => None,
-        Err(e) => return Err(e.into()),
+    let on_chain = match super::chain::direct(&state, req.rpc_url).await? {
+        // The chain itself, not the relay's account of it.
+        Some(direct) => direct.audit_root(&claim.operator, claim.root_index).await?,
+        None => match state.relay.get_public::<AuditRootView>(&root_path).await {
+            Ok(root) => Some(root),
+            Err(e) if e.code == ErrorCode::RecordNotFound => None,
+            Err(e) => return Err(e.into()),
+        },
     };
     Ok(Json(check_against_chain(claim, on_chain.as_ref())?))
 }

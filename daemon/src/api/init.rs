@@ -13,7 +13,7 @@ use agentkeys_core::daemon_api::{InitRequest, JobStarted};
 use agentkeys_core::device_key::DeviceKey;
 use agentkeys_core::error::{ApiError, ErrorCode};
 use agentkeys_core::identity::{Address, Omni};
-use agentkeys_core::wire::InitResponse;
+use agentkeys_core::wire::{InitResponse, RelayPinView};
 use alloy::primitives::{B256, U256};
 use alloy::sol_types::SolCall;
 use axum::extract::State;
@@ -27,6 +27,7 @@ use crate::chain_ops::operator;
 use crate::jobs::Progress;
 use crate::passkey::{self, Authenticator};
 use crate::quorum::Ask;
+use crate::relay_client::PinResult;
 use crate::state::{AppState, SharedState};
 
 pub async fn init(
@@ -48,8 +49,16 @@ async fn run(
     progress.step("loading the device key");
     let (key, created) = state.identity.ensure().await?;
     let address = key.address();
+    // Before anything is signed or sent: every later answer is verified against this pin.
+    progress.step("checking the relay's keys");
+    let pin = pin_view(state.relay.pin_relay(req.repin).await?);
     if state.role == Role::Companion {
-        return companion(&state, &progress, &key, created, req).await;
+        return companion(&state, &progress, &key, created, req)
+            .await
+            .map(|r| InitResponse {
+                relay_pin: Some(pin),
+                ..r
+            });
     }
     if let Some(approver) = &req.approver {
         if approver.passkey.is_none() {
@@ -116,7 +125,17 @@ async fn run(
         created,
         registered,
         device_on_chain,
+        relay_pin: Some(pin),
     })
+}
+
+fn pin_view(p: PinResult) -> RelayPinView {
+    RelayPinView {
+        fingerprints: p.pin.fingerprints(),
+        chain_id: p.pin.chain_id,
+        new: p.new,
+        replaced: p.replaced,
+    }
 }
 
 /// Refuses a chain entry that makes this device a master of an operator it neither founded
@@ -257,6 +276,7 @@ async fn companion(
         created,
         registered: None,
         device_on_chain,
+        relay_pin: None,
     })
 }
 

@@ -6,5 +6,6 @@ pub mod approver;
 mod files;
 pub mod joined;
 pub mod passkey;
+pub mod relay_pin;
 
 pub use files::{read_json, write_json};

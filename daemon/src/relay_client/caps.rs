@@ -19,8 +19,15 @@ const MAX_ENTRIES: usize = 1024;
 /// (device, class, operation, name): the daemon holds caps for itself and for its agents.
 type CapKey = (Address, DataClass, Op, String);
 
+/// A capability verified against the pinned relay key, with the `jti` its proofs name.
+#[derive(Clone)]
+pub(crate) struct Cap {
+    pub token: Zeroizing<String>,
+    pub jti: String,
+}
+
 struct CachedCap {
-    token: Zeroizing<String>,
+    cap: Cap,
     expires_at: u64,
 }
 
@@ -38,12 +45,12 @@ impl CapCache {
         op: Op,
         name: &str,
         now: u64,
-    ) -> Option<Zeroizing<String>> {
+    ) -> Option<Cap> {
         let entries = self.entries.lock().ok()?;
         let cap = entries
             .get(&(*device, dc, op, name.to_string()))
             .filter(|c| now + CAP_MARGIN_SECS < c.expires_at)?;
-        Some(cap.token.clone())
+        Some(cap.cap.clone())
     }
 
     /// Caches a freshly minted capability.
@@ -54,7 +61,7 @@ impl CapCache {
         dc: DataClass,
         op: Op,
         name: &str,
-        token: Zeroizing<String>,
+        cap: Cap,
         expires_at: u64,
         now: u64,
     ) {
@@ -69,7 +76,7 @@ impl CapCache {
         }
         entries.insert(
             (*device, dc, op, name.to_string()),
-            CachedCap { token, expires_at },
+            CachedCap { cap, expires_at },
         );
     }
 
@@ -86,11 +93,18 @@ mod tests {
 
     const D: Address = Address([7; 20]);
 
+    fn cap(t: &str) -> Cap {
+        Cap {
+            token: Zeroizing::new(t.into()),
+            jti: "j".into(),
+        }
+    }
+
     #[test]
     fn entries_expire_with_margin_and_are_keyed_by_name() {
         let cache = CapCache::default();
         let (cred, fetch) = (DataClass::Credentials, Op::Fetch);
-        cache.put(&D, cred, fetch, "a", Zeroizing::new("t".into()), 1000, 0);
+        cache.put(&D, cred, fetch, "a", cap("t"), 1000, 0);
         assert!(cache.take_for_use(&D, cred, fetch, "a", 969).is_some());
         assert!(cache.take_for_use(&D, cred, fetch, "a", 970).is_none());
         assert!(cache.take_for_use(&D, cred, fetch, "b", 1).is_none());
@@ -106,7 +120,7 @@ mod tests {
     fn a_capability_serves_many_proofs_in_one_second() {
         let cache = CapCache::default();
         let (cred, fetch) = (DataClass::Credentials, Op::Fetch);
-        cache.put(&D, cred, fetch, "a", Zeroizing::new("t".into()), 1000, 10);
+        cache.put(&D, cred, fetch, "a", cap("t"), 1000, 10);
         assert!(cache.take_for_use(&D, cred, fetch, "a", 10).is_some());
         assert!(cache.take_for_use(&D, cred, fetch, "a", 10).is_some());
     }

@@ -54,8 +54,13 @@ pub fn sign_call(
 }
 
 impl RelayClient {
+    /// The relay's chain status; refused when it names another chain than the pinned one.
     pub async fn chain_status(&self) -> Result<ChainStatus, ApiError> {
-        self.get_public(routes::CHAIN_STATUS).await
+        let status: ChainStatus = self.get_public(routes::CHAIN_STATUS).await?;
+        self.pinned()
+            .await?
+            .check_chain(status.chain_id, "chain status")?;
+        Ok(status)
     }
 
     /// The device's on-chain entry, `None` when it was never registered.
@@ -89,6 +94,10 @@ impl RelayClient {
                 },
             )
             .await?;
+        // Signed for another chain, the transaction could be replayed there.
+        self.pinned()
+            .await?
+            .check_chain(params.chain_id, "transaction parameters")?;
         let raw = sign_call(key, &params, to, input)?;
         let receipt: TxReceiptView = self
             .post_session(

@@ -7,7 +7,6 @@
 use std::time::Duration;
 
 use agentkeys_core::b64;
-use agentkeys_core::cap::peek_claims;
 use agentkeys_core::cloud::AwsCredsResponse;
 use agentkeys_core::device_key::DeviceKey;
 use agentkeys_core::envelope::{self, Dek, EnvelopeHeader, ObjectContext};
@@ -95,16 +94,14 @@ impl RelayClient {
         for attempt in 0..2 {
             let now = now_secs();
             let cap = self.cap(key, None, dc, op, name, now).await?;
-            let jti = peek_claims(&cap)
-                .map(|c| c.jti)
-                .ok_or_else(|| ApiError::new(ErrorCode::RelayProtocol, "unreadable capability"))?;
-            let proof = pop::sign(key, &jti, "POST", path, &body, now);
+            let proof = pop::sign(key, &cap.jti, "POST", path, &body, now);
             match self
                 .http
-                .post(path, Some(&cap), Some(&proof), body.clone())
+                .post(path, Some(&cap.token), Some(&proof), body.clone())
                 .await
             {
                 Err(e) if attempt == 0 && is_stale_token(&e) => self.forget().await,
+                Err(e) => return Err(self.after_failure(e).await),
                 other => return decode(path, &other?),
             }
         }

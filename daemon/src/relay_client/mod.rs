@@ -7,13 +7,13 @@ mod caps;
 pub mod chain_tx;
 mod direct;
 mod http;
+mod pin;
 mod session;
 mod storage_creds;
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use agentkeys_core::cap::peek_claims;
 use agentkeys_core::device_key::DeviceKey;
 use agentkeys_core::error::{ApiError, ErrorCode};
 use agentkeys_core::identity::{Address, Omni};
@@ -28,8 +28,10 @@ use serde::Serialize;
 use tokio::sync::Mutex;
 use zeroize::Zeroizing;
 
-use caps::CapCache;
+use caps::{Cap, CapCache};
 use http::{decode, encode, Http};
+pub use pin::PinResult;
+use pin::{CapAsked, PinSlot};
 use session::CachedSession;
 
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
@@ -41,15 +43,31 @@ pub struct RelayClient {
     sessions: Mutex<HashMap<Address, CachedSession>>,
     caps: CapCache,
     storage: storage_creds::StorageCreds,
+    /// The relay's session keys and chain, pinned at `init`.
+    pin: PinSlot,
 }
 
 impl RelayClient {
+    /// A client whose pin lives in memory only (tests).
     pub fn new(base_url: &str) -> Result<RelayClient, ApiError> {
+        Self::with_pin(base_url, PinSlot::default())
+    }
+
+    /// A client whose pin is `relay_pin.json` in `data_dir`.
+    pub fn with_pin_dir(
+        base_url: &str,
+        data_dir: &std::path::Path,
+    ) -> Result<RelayClient, ApiError> {
+        Self::with_pin(base_url, PinSlot::from_dir(data_dir.to_path_buf())?)
+    }
+
+    fn with_pin(base_url: &str, pin: PinSlot) -> Result<RelayClient, ApiError> {
         Ok(RelayClient {
             http: Http::new(base_url)?,
             sessions: Mutex::new(HashMap::new()),
             caps: CapCache::default(),
             storage: Default::default(),
+            pin,
         })
     }
 
@@ -64,8 +82,9 @@ impl RelayClient {
     /// Signs in afresh (dropping any cached session) and returns the operator.
     pub async fn sign_in(&self, key: &DeviceKey) -> Result<Omni, ApiError> {
         self.forget().await;
+        let pin = self.pinned().await?;
         let mut sessions = self.sessions.lock().await;
-        let fresh = session::sign_in(&self.http, key).await?;
+        let fresh = session::sign_in(&self.http, &pin, key).await?;
         let operator = fresh.operator;
         sessions.insert(fresh.device, fresh);
         Ok(operator)
@@ -119,6 +138,7 @@ impl RelayClient {
                 Err(e) if attempt < 2 && e.code == ErrorCode::CallerCredentialsRequired => {
                     storage = Some(self.storage_creds(key, dc).await?);
                 }
+                Err(e) => return Err(self.after_failure(e).await),
                 other => return other,
             }
         }
@@ -142,21 +162,15 @@ impl RelayClient {
         // One timestamp for both: the cap cache hands a capability out once per proof second.
         let now = now_secs();
         let cap = self.cap(key, actor, dc, op, svc, now).await?;
-        let claims = peek_claims(&cap).ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::RelayProtocol,
-                "the relay returned a capability token the daemon cannot read",
-            )
-        })?;
         let path = routes::vault_route(dc, op);
         // A proof is single use, so every attempt signs its own.
-        let proof = pop::sign(key, &claims.jti, "POST", path, body, now);
+        let proof = pop::sign(key, &cap.jti, "POST", path, body, now);
         let extra = storage.map(storage_creds::headers);
         let reply = self
             .http
             .post_with(
                 path,
-                Some(&cap),
+                Some(&cap.token),
                 Some(&proof),
                 extra.as_ref().map_or(&[][..], |h| &h[..]),
                 body.clone(),
@@ -165,6 +179,10 @@ impl RelayClient {
         decode(path, &reply)
     }
 
+    /// A capability for (`dc`, `op`, `svc`), verified against the pinned relay key. A store
+    /// always gets one minted for it: that the relay answered the mint with a fresh token under
+    /// the pinned key is what shows the value goes to the pinned relay, and not to whatever
+    /// took its address since a cached token was minted.
     async fn cap(
         &self,
         key: &DeviceKey,
@@ -173,10 +191,10 @@ impl RelayClient {
         op: Op,
         svc: &str,
         now: u64,
-    ) -> Result<Zeroizing<String>, ApiError> {
+    ) -> Result<Cap, ApiError> {
         let address = key.address();
-        // The cache holds the session actor's capabilities only.
-        let cached = actor.is_none();
+        // The cache holds the session actor's capabilities only, and never a store's.
+        let cached = actor.is_none() && op != Op::Store;
         if cached {
             if let Some(cap) = self.caps.take_for_use(&address, dc, op, svc, now) {
                 return Ok(cap);
@@ -185,9 +203,10 @@ impl RelayClient {
         let session = self.session(key, &address).await?;
         // The relay took operator and actor from the chain at sign-in: a master acts for its
         // operator, an agent for its own actor.
+        let asked_actor = actor.unwrap_or(session.actor);
         let req = encode(&CapRequest {
             operator: session.operator,
-            actor: actor.unwrap_or(session.actor),
+            actor: asked_actor,
             service: svc.to_string(),
             ttl_secs: None,
         })?;
@@ -197,15 +216,38 @@ impl RelayClient {
             .post(path, Some(&session.token), None, req)
             .await?;
         let minted: CapResponse = decode(path, &reply)?;
-        let token = Zeroizing::new(minted.cap.clone());
-        let expires_at = peek_claims(&token)
-            .map(|c| c.exp.min(minted.expires_at))
-            .unwrap_or(minted.expires_at);
+        let claims = self.pinned().await?.verify_cap(
+            &minted.cap,
+            &CapAsked {
+                issuer: &session.issuer,
+                device: &address,
+                operator: &session.operator,
+                actor: &asked_actor,
+                dc,
+                op,
+                svc,
+                now,
+            },
+        )?;
+        let cap = Cap {
+            token: Zeroizing::new(minted.cap.clone()),
+            jti: claims.jti,
+        };
         if cached {
+            let expires_at = claims.exp.min(minted.expires_at);
             self.caps
-                .put(&address, dc, op, svc, token.clone(), expires_at, now);
+                .put(&address, dc, op, svc, cap.clone(), expires_at, now);
         }
-        Ok(token)
+        Ok(cap)
+    }
+
+    /// A relay that cannot be reached may be replaced by the time it answers again (a crash,
+    /// another process on its port): nothing minted before is used after that.
+    async fn after_failure(&self, e: ApiError) -> ApiError {
+        if e.code == ErrorCode::RelayUnreachable {
+            self.forget().await;
+        }
+        e
     }
 
     async fn session_token(
@@ -224,7 +266,8 @@ impl RelayClient {
         {
             return Ok(s.clone());
         }
-        let fresh = session::sign_in(&self.http, key).await?;
+        let pin = self.pinned().await?;
+        let fresh = session::sign_in(&self.http, &pin, key).await?;
         sessions.insert(*address, fresh.clone());
         Ok(fresh)
     }

@@ -7,10 +7,12 @@ use agentkeys_core::error::{ApiError, ErrorCode};
 use agentkeys_core::identity::{Address, Omni};
 use agentkeys_core::routes;
 use agentkeys_core::siwe_msg::{self, SiweChallenge};
+use agentkeys_core::time_util::now_secs;
 use agentkeys_core::wire::{SessionResponse, SiweStartRequest, SiweVerifyRequest};
 use zeroize::Zeroizing;
 
 use super::http::{decode, encode, Http};
+use crate::local::relay_pin::RelayPin;
 
 /// Sessions are renewed this long before they expire, so a request never carries a session
 /// that lapses in flight.
@@ -23,6 +25,8 @@ pub(crate) struct CachedSession {
     pub device: Address,
     pub operator: Omni,
     pub actor: Omni,
+    /// The relay's `iss`, which its capabilities must carry too.
+    pub issuer: String,
 }
 
 impl fmt::Debug for CachedSession {
@@ -41,8 +45,13 @@ impl CachedSession {
     }
 }
 
-/// Signs in with `key`; refuses to sign a challenge for another relay than the configured one.
-pub(crate) async fn sign_in(http: &Http, key: &DeviceKey) -> Result<CachedSession, ApiError> {
+/// Signs in with `key`; refuses to sign a challenge for another relay than the configured one
+/// or another chain than the pinned one, and a session not signed by a pinned key.
+pub(crate) async fn sign_in(
+    http: &Http,
+    pin: &RelayPin,
+    key: &DeviceKey,
+) -> Result<CachedSession, ApiError> {
     let address = key.address();
     let start = encode(&SiweStartRequest { address })?;
     let reply = http.post(routes::SIWE_START, None, None, start).await?;
@@ -58,6 +67,7 @@ pub(crate) async fn sign_in(http: &Http, key: &DeviceKey) -> Result<CachedSessio
             ),
         )
     })?;
+    pin.check_chain(challenge.chain_id, "sign-in challenge")?;
     let message = siwe_msg::build_message(&challenge, &address).map_err(|code| {
         ApiError::new(
             ErrorCode::RelayProtocol,
@@ -68,18 +78,16 @@ pub(crate) async fn sign_in(http: &Http, key: &DeviceKey) -> Result<CachedSessio
     let verify = encode(&SiweVerifyRequest { message, signature })?;
     let reply = http.post(routes::SIWE_VERIFY, None, None, verify).await?;
     let session: SessionResponse = decode(routes::SIWE_VERIFY, &reply)?;
-    if session.device != address {
-        return Err(ApiError::new(
-            ErrorCode::RelayProtocol,
-            "the relay issued a session for another device",
-        ));
-    }
-    tracing::info!(device = %address, expires_at = session.expires_at, "signed in to the relay");
+    // The relay's issuer is the SIWE URI checked above; its claims, not the answer's plain
+    // fields, say who the session is for.
+    let claims = pin.verify_session(&session.session, &challenge.uri, &address, now_secs())?;
+    tracing::info!(device = %address, expires_at = claims.exp, "signed in to the relay");
     Ok(CachedSession {
         token: Zeroizing::new(session.session.clone()),
-        expires_at: session.expires_at,
+        expires_at: claims.exp,
         device: address,
-        operator: session.operator,
-        actor: session.actor,
+        operator: claims.opr,
+        actor: claims.act,
+        issuer: claims.iss,
     })
 }

@@ -5,14 +5,15 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use agentkeys_core::b64;
 use agentkeys_core::cap::{peek_claims, CapClaims, Confirmation};
 use agentkeys_core::device_key::DeviceKey;
 use agentkeys_core::error::{ApiError, ErrorCode};
+use agentkeys_core::es256::{Es256Key, Jwks, KeyPurpose};
 use agentkeys_core::identity::{Address, Omni};
 use agentkeys_core::names::{DataClass, Op};
 use agentkeys_core::pop;
 use agentkeys_core::routes;
+use agentkeys_core::session::SessionClaims;
 use agentkeys_core::siwe_msg::{self, SiweChallenge, SiweExpectation};
 use agentkeys_core::time_util::now_secs;
 use agentkeys_core::wire::{
@@ -23,14 +24,19 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use time::OffsetDateTime;
 
 use super::RelayClient;
+use crate::local::relay_pin::{PinSource, RelayPin};
 
-#[derive(Default)]
 struct Mock {
+    /// Signs sessions and, unless `forger` is set, capabilities.
+    k1: Es256Key,
+    /// A key the client never pinned: capabilities of the right shape under the wrong key.
+    forger: Option<Es256Key>,
+    chain_id: u64,
     sessions: HashMap<String, Address>,
     caps: HashSet<String>,
     proofs: HashSet<String>,
@@ -38,6 +44,23 @@ struct Mock {
     sign_ins: usize,
     mints: usize,
     counter: u64,
+}
+
+impl Default for Mock {
+    fn default() -> Mock {
+        Mock {
+            k1: Es256Key::generate(KeyPurpose::Session),
+            forger: None,
+            chain_id: 31337,
+            sessions: HashMap::new(),
+            caps: HashSet::new(),
+            proofs: HashSet::new(),
+            values: HashMap::new(),
+            sign_ins: 0,
+            mints: 0,
+            counter: 0,
+        }
+    }
 }
 
 type Shared = Arc<Mutex<Mock>>;
@@ -65,14 +88,15 @@ fn host(headers: &HeaderMap) -> String {
         .to_string()
 }
 
-async fn siwe_start(headers: HeaderMap) -> Json<SiweChallenge> {
+async fn siwe_start(State(m): State<Shared>, headers: HeaderMap) -> Json<SiweChallenge> {
+    let chain_id = m.lock().unwrap().chain_id;
     let fmt = &time::format_description::well_known::Rfc3339;
     let now = OffsetDateTime::now_utc();
     let host = host(&headers);
     Json(SiweChallenge {
         uri: format!("http://{host}"),
         domain: host,
-        chain_id: 31337,
+        chain_id,
         nonce: "abcdefgh12345678".into(),
         issued_at: now.format(fmt).unwrap(),
         expiration_time: (now + time::Duration::minutes(5)).format(fmt).unwrap(),
@@ -97,12 +121,24 @@ async fn siwe_verify(
     let mut m = m.lock().unwrap();
     m.sign_ins += 1;
     m.counter += 1;
-    let session = format!("session-{}", m.counter);
-    m.sessions.insert(session.clone(), verified.address);
     let operator = Omni::operator(&verified.address);
+    let now = now_secs();
+    let claims = SessionClaims {
+        iss: format!("http://{host}"),
+        aud: format!("http://{host}"),
+        sub: verified.address,
+        opr: operator,
+        act: operator,
+        role: "master".into(),
+        iat: now,
+        exp: now + 3600,
+        jti: format!("s-{}", m.counter),
+    };
+    let session = claims.sign(&m.k1).unwrap();
+    m.sessions.insert(session.clone(), verified.address);
     Json(SessionResponse {
         session,
-        expires_at: now_secs() + 3600,
+        expires_at: claims.exp,
         device: verified.address,
         operator,
         actor: operator,
@@ -119,7 +155,7 @@ fn mint(m: &Shared, headers: HeaderMap, req: CapRequest, dc: DataClass, op: Op) 
     m.counter += 1;
     let now = now_secs();
     let claims = CapClaims {
-        iss: "mock".into(),
+        iss: format!("http://{}", host(&headers)),
         aud: "vault".into(),
         sub: req.actor,
         opr: req.operator,
@@ -133,8 +169,7 @@ fn mint(m: &Shared, headers: HeaderMap, req: CapRequest, dc: DataClass, op: Op) 
         jti: format!("jti-{}", m.counter),
         cnf: Confirmation { eth_addr: device },
     };
-    let payload = b64::encode_url(&serde_json::to_vec(&claims).unwrap());
-    let cap = format!("e30.{payload}.sig");
+    let cap = claims.sign(m.forger.as_ref().unwrap_or(&m.k1)).unwrap();
     m.caps.insert(cap.clone());
     Json(CapResponse {
         cap,
@@ -195,9 +230,32 @@ async fn vault_fetch(State(m): State<Shared>, headers: HeaderMap, body: Bytes) -
     }
 }
 
+async fn jwks(State(m): State<Shared>) -> Json<Jwks> {
+    Json(Jwks {
+        keys: vec![m.lock().unwrap().k1.jwk().clone()],
+    })
+}
+
+async fn chain_status(State(m): State<Shared>) -> Json<serde_json::Value> {
+    let zero = Address([0; 20]);
+    Json(serde_json::json!({
+        "adapter": "embedded",
+        "chain_id": m.lock().unwrap().chain_id,
+        "block_number": 1,
+        "contracts": {
+            "p256_verifier": zero, "k11_verifier": zero, "registry": zero,
+            "scope": zero, "epoch": zero, "audit": zero,
+        },
+        "submitter": zero,
+        "epoch": 1,
+    }))
+}
+
 async fn start_mock() -> (Shared, String) {
     let state: Shared = Arc::default();
     let app = Router::new()
+        .route(routes::JWKS, get(jwks))
+        .route(routes::CHAIN_STATUS, get(chain_status))
         .route(routes::SIWE_START, post(siwe_start))
         .route(routes::SIWE_VERIFY, post(siwe_verify))
         .route(
@@ -328,10 +386,137 @@ async fn a_challenge_for_another_relay_is_not_signed() {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
     let client = RelayClient::new(&url).unwrap();
+    let k1 = Es256Key::generate(KeyPurpose::Session);
+    let jwks = Jwks {
+        keys: vec![k1.jwk().clone()],
+    };
+    let zero = Address([0; 20]);
+    let contracts = agentkeys_core::chain::ContractAddresses {
+        p256_verifier: zero,
+        k11_verifier: zero,
+        registry: zero,
+        scope: zero,
+        epoch: zero,
+        audit: zero,
+    };
+    let pin = RelayPin::from_relay(&url, &jwks, 31337, &contracts, PinSource::Init, 0).unwrap();
+    client.pin.set(pin).unwrap();
     let err = fetch(&client, &DeviceKey::generate(), "x")
         .await
         .unwrap_err();
     assert_eq!(err.code, ErrorCode::RelayProtocol);
     assert!(err.message.contains("relay.example"), "{}", err.message);
     assert_eq!(*verifies.lock().unwrap(), 0, "nothing was signed and sent");
+}
+
+fn put_request(value: &[u8]) -> PutRequest {
+    PutRequest {
+        name: "openrouter".into(),
+        value: SecretValue::from_bytes(value),
+    }
+}
+
+async fn store(client: &RelayClient, key: &DeviceKey, value: &[u8]) -> Result<(), ApiError> {
+    let _: PutResponse = client
+        .vault(
+            key,
+            DataClass::Credentials,
+            Op::Store,
+            "openrouter",
+            &put_request(value),
+        )
+        .await?;
+    Ok(())
+}
+
+/// A capability of the right shape and claims, signed by a key the device never pinned: the
+/// value is not sent, and nothing reaches the vault.
+#[tokio::test]
+async fn a_forged_capability_gets_no_value() {
+    let (mock, url) = start_mock().await;
+    let client = RelayClient::new(&url).unwrap();
+    let key = DeviceKey::generate();
+    client.pin_relay(false).await.unwrap();
+    mock.lock().unwrap().forger = Some(Es256Key::generate(KeyPurpose::Session));
+
+    let err = store(&client, &key, b"sk-forged-1").await.unwrap_err();
+    assert_eq!(
+        err.code,
+        ErrorCode::RelaySignatureInvalid,
+        "{}",
+        err.message
+    );
+    assert!(err.message.contains("init --repin"), "{}", err.message);
+    let err = fetch(&client, &key, "openrouter").await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::RelaySignatureInvalid);
+    let m = mock.lock().unwrap();
+    assert_eq!(m.mints, 2, "both capabilities were minted, then refused");
+    assert!(
+        m.values.is_empty() && m.proofs.is_empty(),
+        "nothing reached the vault"
+    );
+}
+
+/// Another relay (other keys) at the pinned relay's address: sign-in is refused before any
+/// capability is asked for; `init` refuses it until `--repin`, which shows both keys.
+#[tokio::test]
+async fn another_relay_at_the_address_is_refused_until_repinned() {
+    let (mock, url) = start_mock().await;
+    let client = RelayClient::new(&url).unwrap();
+    let key = DeviceKey::generate();
+    let first = client.pin_relay(false).await.unwrap();
+    assert!(first.new && first.replaced.is_none());
+    store(&client, &key, b"sk-1").await.unwrap();
+
+    // The relay is replaced and forgets every token: the cached session is refused, and the
+    // fresh one is signed by the new key.
+    let old_fingerprints = first.pin.fingerprints();
+    {
+        let mut m = mock.lock().unwrap();
+        m.k1 = Es256Key::generate(KeyPurpose::Session);
+        m.sessions.clear();
+        m.caps.clear();
+        m.values.clear();
+    }
+    let err = store(&client, &key, b"sk-2").await.unwrap_err();
+    assert_eq!(
+        err.code,
+        ErrorCode::RelaySignatureInvalid,
+        "{}",
+        err.message
+    );
+    assert_eq!(mock.lock().unwrap().mints, 1, "no capability asked of it");
+    assert!(mock.lock().unwrap().values.is_empty());
+
+    let err = client.pin_relay(false).await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::RelayKeyChanged);
+    assert!(
+        err.message.contains(&old_fingerprints[0]),
+        "{}",
+        err.message
+    );
+    let again = client.pin_relay(true).await.unwrap();
+    assert_eq!(again.replaced, Some(old_fingerprints));
+    assert!(!again.new);
+    store(&client, &key, b"sk-3").await.unwrap();
+    assert_eq!(fetch(&client, &key, "openrouter").await.unwrap(), b"sk-3");
+}
+
+/// A relay that names another chain than the pinned one gets nothing signed: no sign-in, and
+/// its chain status is refused.
+#[tokio::test]
+async fn another_chain_is_refused() {
+    let (mock, url) = start_mock().await;
+    let client = RelayClient::new(&url).unwrap();
+    let key = DeviceKey::generate();
+    // A client without a pin trusts the first relay it meets (state from before pinning).
+    assert_eq!(client.chain_status().await.unwrap().chain_id, 31337);
+    mock.lock().unwrap().chain_id = 1;
+    let err = client.chain_status().await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::RelayChainMismatch, "{}", err.message);
+    let err = store(&client, &key, b"sk-1").await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::RelayChainMismatch);
+    assert_eq!(mock.lock().unwrap().sign_ins, 0, "no sign-in was signed");
+    let err = client.pin_relay(false).await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::RelayKeyChanged);
 }
