@@ -6,6 +6,7 @@ pub mod bindings;
 #[cfg(feature = "evm")]
 pub mod evm;
 pub mod merkle;
+pub mod views;
 
 #[cfg(feature = "evm")]
 pub use evm::{Evm, Receipt, Revert, SpecId};

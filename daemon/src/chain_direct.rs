@@ -6,10 +6,9 @@
 use std::time::Duration;
 
 use agentkeys_contracts::bindings::{CredentialAudit, SidecarRegistry};
-use agentkeys_core::chain::{AuditRootView, DeviceView, Tier};
+use agentkeys_core::chain::{AuditRootView, DeviceView};
 use agentkeys_core::error::{ApiError, ErrorCode};
-use agentkeys_core::identity::{Address as CoreAddress, Omni};
-use agentkeys_core::passkey::P256PublicKey;
+use agentkeys_core::identity::Omni;
 use alloy::primitives::{Address, B256, U256};
 use alloy::providers::{Provider, ProviderBuilder, RootProvider};
 use alloy::rpc::types::{TransactionInput, TransactionRequest};
@@ -123,28 +122,7 @@ impl DirectChain {
                 },
             )
             .await?;
-        let tier = match d.tier {
-            1 => Tier::Master,
-            2 => Tier::Agent,
-            _ => return Ok(None),
-        };
-        let has_passkey = !d.k11X.is_zero();
-        Ok(Some(DeviceView {
-            device_key_hash: format!("{hash:#x}"),
-            device: CoreAddress(d.device.into_array()),
-            tier,
-            roles: d.roles,
-            operator: Omni(d.operatorOmni.0),
-            actor: Omni(d.actorOmni.0),
-            revoked: d.revoked,
-            registered_at: d.registeredAt.saturating_to::<u64>(),
-            has_passkey,
-            passkey: has_passkey.then(|| P256PublicKey {
-                x: d.k11X.to_be_bytes(),
-                y: d.k11Y.to_be_bytes(),
-            }),
-            last_sign_count: d.lastSignCount,
-        }))
+        Ok(agentkeys_contracts::views::device_view(hash, &d))
     }
 
     /// Every device the registry lists for `operator` (revoked ones too).

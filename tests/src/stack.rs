@@ -31,6 +31,23 @@ impl Stack {
         self.home.path()
     }
 
+    /// `kill -9` of the embedded relay `up` started, as a crash would; returns once it is gone.
+    pub fn kill_relay(&self) {
+        let pid: i32 = std::fs::read_to_string(self.home().join("state/relay.pid"))
+            .expect("relay.pid")
+            .trim()
+            .parse()
+            .expect("a pid");
+        let pid = nix::unistd::Pid::from_raw(pid);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).expect("kill the relay");
+        assert!(
+            crate::process::wait_until(std::time::Duration::from_secs(5), || {
+                nix::sys::signal::kill(pid, None).is_err()
+            }),
+            "the relay outlived SIGKILL"
+        );
+    }
+
     pub fn relay_data_dir(&self) -> PathBuf {
         self.home().join("data/relay")
     }

@@ -204,19 +204,7 @@ fn store_read_run_and_refusals() {
     assert!(status.contains("0x"), "{status}");
 
     // The relay gone while the daemon runs: exit 4, one line naming the relay.
-    let pid: i32 = std::fs::read_to_string(s.home().join("state/relay.pid"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
-    agentkeys_tests::process::wait_until(std::time::Duration::from_secs(5), || {
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_err()
-    });
+    s.kill_relay();
     // The daemon caches its capability; a store needs a fresh one, so it must reach the relay.
     one_line_error(
         &s.run(&["store", "after-crash"], Some(b"v")),

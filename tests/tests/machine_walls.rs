@@ -502,19 +502,7 @@ fn a_squatter_on_the_relays_port_after_a_crash_is_not_the_relay() {
     s.ok(&["store", "openrouter"], Some(SECRET));
 
     // The relay dies hard: its address file stays behind.
-    let pid: i32 = std::fs::read_to_string(s.home().join("state/relay.pid"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
-    assert!(wait_until(Duration::from_secs(5), || {
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_err()
-    }));
+    s.kill_relay();
     let addr_file = s.relay_data_dir().join("relay.addr");
     assert!(addr_file.exists());
 

@@ -4,8 +4,8 @@ use super::{ChainAdapter, ChainError};
 use agentkeys_contracts::bindings::{
     AgentKeysScope, CredentialAudit, K3EpochCounter, SidecarRegistry,
 };
-use agentkeys_core::chain::{AuditRootView, DeviceView, OperatorView, ScopeView, Tier};
-use agentkeys_core::identity::{Address as CoreAddress, Omni};
+use agentkeys_core::chain::{AuditRootView, DeviceView, OperatorView, ScopeView};
+use agentkeys_core::identity::Omni;
 use alloy::primitives::{Address, B256, U256};
 use alloy::sol_types::SolCall;
 
@@ -49,27 +49,7 @@ pub async fn device(
         },
     )
     .await?;
-    let tier = match d.tier {
-        1 => Tier::Master,
-        2 => Tier::Agent,
-        _ => return Ok(None),
-    };
-    Ok(Some(DeviceView {
-        device_key_hash: hex32(device_key_hash),
-        device: CoreAddress(d.device.into_array()),
-        tier,
-        roles: d.roles,
-        operator: omni(d.operatorOmni),
-        actor: omni(d.actorOmni),
-        revoked: d.revoked,
-        registered_at: d.registeredAt.to::<u64>(),
-        has_passkey: !d.k11X.is_zero(),
-        passkey: (!d.k11X.is_zero()).then(|| agentkeys_core::passkey::P256PublicKey {
-            x: d.k11X.to_be_bytes(),
-            y: d.k11Y.to_be_bytes(),
-        }),
-        last_sign_count: d.lastSignCount,
-    }))
+    Ok(agentkeys_contracts::views::device_view(device_key_hash, &d))
 }
 
 pub async fn operator_nonce(chain: &dyn ChainAdapter, operator: &Omni) -> Result<u64, ChainError> {
