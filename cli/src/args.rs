@@ -47,6 +47,10 @@ pub enum Command {
         /// relay replaced on purpose). Shows the old and new key fingerprints.
         #[arg(long)]
         repin: bool,
+        /// Make a new device identity when this machine's recorded device key is gone from the
+        /// keychain. The old device's secrets stay unreadable to the new one.
+        #[arg(long)]
+        new_identity: bool,
     },
     /// Store a secret. The value is read from stdin when it is piped (one trailing newline is
     /// removed), else prompted for twice without echo.

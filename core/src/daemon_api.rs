@@ -88,6 +88,10 @@ pub struct InitRequest {
     /// purpose); without it such a relay is refused with `relay_key_changed`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub repin: bool,
+    /// Make a new device identity when local state names a device whose key the keychain
+    /// lost; without it `init` refuses with `device_key_lost`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub new_identity: bool,
 }
 
 fn yes() -> bool {
@@ -100,6 +104,7 @@ impl Default for InitRequest {
             passkey: true,
             approver: None,
             repin: false,
+            new_identity: false,
         }
     }
 }

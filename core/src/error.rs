@@ -132,6 +132,7 @@ error_codes! {
     ChainStateCorrupt => ("chain_state_corrupt", 503, exit::INTEGRITY, "the embedded chain's saved state (its snapshot or journal) is damaged; the relay does not start on it"),
     // Daemon
     NotInitialized => ("not_initialized", 409, exit::NOT_INITIALIZED, "this device has no identity yet; run `agentkeys init`"),
+    DeviceKeyLost => ("device_key_lost", 409, exit::NOT_INITIALIZED, "local state names a device whose key the keychain no longer holds; restore the key, or `agentkeys init --new-identity` to start over"),
     AlreadyInitialized => ("already_initialized", 409, exit::INVALID_INPUT, "this device already has an identity"),
     RelayUnreachable => ("relay_unreachable", 502, exit::RELAY_UNREACHABLE, "the relay cannot be reached"),
     RelayProtocol => ("relay_protocol", 502, exit::RELAY_UNREACHABLE, "the relay answered with something unexpected"),

@@ -1,5 +1,6 @@
 //! The device identity: K10 in the keychain, kept in memory once loaded (it zeroizes on drop).
 
+use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
 use agentkeys_core::device_key::DeviceKey;
@@ -7,10 +8,14 @@ use agentkeys_core::error::{ApiError, ErrorCode};
 use zeroize::Zeroizing;
 
 use crate::keychain::{DeviceKeyStore, KeychainError};
+use crate::local::device::{self, DeviceRecord};
 
 pub struct Identity {
     store: Arc<DeviceKeyStore>,
     key: RwLock<Option<Arc<DeviceKey>>>,
+    /// Where `device.json` lives: set for the machine's own identity, so that a key the
+    /// keychain lost is told apart from a device never initialized.
+    record_dir: Option<PathBuf>,
     // Serializes `init` so two concurrent calls cannot both generate a key.
     init_lock: tokio::sync::Mutex<()>,
 }
@@ -20,7 +25,16 @@ impl Identity {
         Identity {
             store: Arc::new(store),
             key: RwLock::new(None),
+            record_dir: None,
             init_lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// The machine's own identity, recorded in `<data_dir>/device.json`.
+    pub fn recorded(store: DeviceKeyStore, data_dir: PathBuf) -> Identity {
+        Identity {
+            record_dir: Some(data_dir),
+            ..Identity::new(store)
         }
     }
 
@@ -48,15 +62,56 @@ impl Identity {
         key
     }
 
-    /// The device key, from memory or else the keychain; `None` before `init`.
+    /// The device key, from memory or else the keychain; `None` before `init`, and
+    /// `device_key_lost` when local state names a device whose key the keychain no longer has.
     pub async fn key(&self) -> Result<Option<Arc<DeviceKey>>, ApiError> {
         if let Some(key) = self.cached() {
             return Ok(Some(key));
         }
-        match self.load().await? {
-            Some(key) => Ok(Some(self.remember(key))),
-            None => Ok(None),
+        let loaded = self.load().await?;
+        let Some(dir) = &self.record_dir else {
+            return Ok(loaded.map(|k| self.remember(k)));
+        };
+        match (loaded, device::load(dir)?) {
+            (Some(key), Some(r)) if r.address == key.address() => Ok(Some(self.remember(key))),
+            (Some(key), None) => {
+                // A device initialized before the record existed: record it now.
+                self.record(&key)?;
+                Ok(Some(self.remember(key)))
+            }
+            (None, None) => Ok(None),
+            (_, Some(r)) => Err(self.lost(&r)),
         }
+    }
+
+    fn record(&self, key: &DeviceKey) -> Result<(), ApiError> {
+        match &self.record_dir {
+            Some(dir) => device::save(
+                dir,
+                &DeviceRecord {
+                    address: key.address(),
+                    backend: self.backend().to_string(),
+                },
+            ),
+            None => Ok(()),
+        }
+    }
+
+    fn lost(&self, r: &DeviceRecord) -> ApiError {
+        ApiError::new(
+            ErrorCode::DeviceKeyLost,
+            format!(
+                "this machine is device {} (its key was in the {} keychain), but the {} keychain                  no longer holds that key{}. Every secret of that device needs it: restore the                  keychain (or the key) if you can. `agentkeys init --new-identity` makes a new                  device instead; the old device's secrets stay unreadable to it",
+                r.address,
+                r.backend,
+                self.backend(),
+                if self.backend() == "keyutils" {
+                    " (the kernel keyring forgets keys at reboot)"
+                } else {
+                    ""
+                }
+            ),
+        )
     }
 
     /// The device key, or `not_initialized`.
@@ -67,11 +122,22 @@ impl Identity {
     }
 
     /// Loads the device key, creating one first when none exists. The bool is true when
-    /// this call created it.
-    pub async fn ensure(&self) -> Result<(Arc<DeviceKey>, bool), ApiError> {
+    /// this call created it. A key the keychain lost is replaced only with `new_identity`.
+    pub async fn ensure(&self, new_identity: bool) -> Result<(Arc<DeviceKey>, bool), ApiError> {
         let _guard = self.init_lock.lock().await;
-        if let Some(key) = self.key().await? {
-            return Ok((key, false));
+        match self.key().await {
+            Ok(Some(key)) => return Ok((key, false)),
+            Ok(None) => {}
+            Err(e) if e.code == ErrorCode::DeviceKeyLost && new_identity => {
+                if let Some(key) = self.load().await? {
+                    // The keychain holds another key than the recorded one: that one it is.
+                    tracing::warn!(device = %key.address(), "new identity: adopting the key the keychain holds");
+                    self.record(&key)?;
+                    return Ok((self.remember(key), false));
+                }
+                tracing::warn!("new identity: the recorded device's key is gone; making another");
+            }
+            Err(e) => return Err(e),
         }
         let key = DeviceKey::generate();
         let secret = key.to_bytes();
@@ -82,11 +148,15 @@ impl Identity {
         match created {
             Ok(()) => {
                 tracing::info!(device = %key.address(), backend = self.backend(), "created the device key");
+                self.record(&key)?;
                 Ok((self.remember(key), true))
             }
             // Another process (an older daemon, a test) stored one in between: use that one.
             Err(KeychainError::AlreadyExists) => match self.load().await? {
-                Some(existing) => Ok((self.remember(existing), false)),
+                Some(existing) => {
+                    self.record(&existing)?;
+                    Ok((self.remember(existing), false))
+                }
                 None => Err(keychain_failure(&KeychainError::AlreadyExists)),
             },
             Err(e) => Err(keychain_failure(&e)),
@@ -118,4 +188,72 @@ fn keychain_failure(e: &KeychainError) -> ApiError {
         ErrorCode::KeychainUnavailable,
         format!("device key storage failed: {e} [{}]", e.code()),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keychain::{KeychainConfig, KeychainMode};
+
+    fn store(dir: &std::path::Path) -> DeviceKeyStore {
+        DeviceKeyStore::open(&KeychainConfig {
+            mode: KeychainMode::File,
+            service: "agentkeys-test".into(),
+            account: "identity-test".into(),
+            file_dir: dir.join("device"),
+        })
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_lost_key_is_not_a_fresh_device() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("daemon");
+        std::fs::create_dir_all(&data).unwrap();
+        let id = Identity::recorded(store(dir.path()), data.clone());
+        assert!(id.key().await.unwrap().is_none());
+        let (first, created) = id.ensure(false).await.unwrap();
+        assert!(created);
+        assert_eq!(
+            device::load(&data).unwrap().unwrap().address,
+            first.address()
+        );
+
+        // The keychain forgets the key.
+        store(dir.path()).delete().unwrap();
+        let id = Identity::recorded(store(dir.path()), data.clone());
+        let e = id.key().await.unwrap_err();
+        assert_eq!(e.code, ErrorCode::DeviceKeyLost);
+        assert!(
+            e.message.contains(&first.address().to_string()),
+            "{}",
+            e.message
+        );
+        assert_eq!(
+            id.ensure(false).await.unwrap_err().code,
+            ErrorCode::DeviceKeyLost
+        );
+        let (second, created) = id.ensure(true).await.unwrap();
+        assert!(created);
+        assert_ne!(second.address(), first.address());
+        assert_eq!(
+            device::load(&data).unwrap().unwrap().address,
+            second.address()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_device_from_before_the_record_is_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("daemon");
+        std::fs::create_dir_all(&data).unwrap();
+        let (key, _) = Identity::new(store(dir.path()))
+            .ensure(false)
+            .await
+            .unwrap();
+        assert!(device::load(&data).unwrap().is_none());
+        let id = Identity::recorded(store(dir.path()), data.clone());
+        assert_eq!(id.key().await.unwrap().unwrap().address(), key.address());
+        assert_eq!(device::load(&data).unwrap().unwrap().address, key.address());
+    }
 }

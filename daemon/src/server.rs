@@ -40,7 +40,7 @@ pub async fn run(config: DaemonConfig) -> Result<(), StartError> {
         direct_backend: config.direct_backend,
         chain_rpc_url: config.chain_rpc_url.clone(),
         ..AppState::new(
-            Identity::new(store),
+            Identity::recorded(store, config.data_dir.clone()),
             relay,
             Shutdown::new(),
             config.role,

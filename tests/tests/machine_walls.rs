@@ -546,3 +546,36 @@ fn a_squatter_on_the_relays_port_after_a_crash_is_not_the_relay() {
     );
     s.run(&["down"], None);
 }
+
+/// The keychain forgets the device key (keyutils does at every reboot): every command says so,
+/// naming the device, and `init` makes a new identity only when told `--new-identity`.
+#[test]
+fn a_lost_device_key_is_said_plainly_and_never_silently_replaced() {
+    let s = Stack::new().with_env("AGENTKEYS_KEYCHAIN", "file");
+    s.ok(&["up"], None);
+    let init = s.ok(&["init", "--no-passkey"], None);
+    s.ok(&["store", "openrouter"], Some(SECRET));
+    s.ok(&["down"], None);
+    let device_dir = s.home().join("data/device");
+    for entry in std::fs::read_dir(&device_dir).unwrap() {
+        std::fs::remove_file(entry.unwrap().path()).unwrap();
+    }
+    s.ok(&["up"], None);
+
+    for args in [&["read", "openrouter"][..], &["init", "--no-passkey"][..]] {
+        let out = s.run(args, None);
+        refused(&out, 8, "device_key_lost");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--new-identity"), "{}", text(&out));
+        let address = init
+            .split_whitespace()
+            .find(|w| w.starts_with("0x") && w.len() == 42)
+            .unwrap_or_else(|| panic!("no device address in {init}"));
+        assert!(err.contains(address), "{}", text(&out));
+    }
+    // Told to, init makes another device; the old one's secret is not its own.
+    let again = s.ok(&["init", "--no-passkey", "--new-identity"], None);
+    assert_ne!(again, init);
+    refused(&s.run(&["read", "openrouter"], None), 5, "secret_not_found");
+    s.run(&["down"], None);
+}

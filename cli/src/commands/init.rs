@@ -19,6 +19,7 @@ pub async fn init(
     approver_file: Option<PathBuf>,
     approver_socket: Option<PathBuf>,
     repin: bool,
+    new_identity: bool,
 ) -> Result<i32, CliError> {
     let approver = match (approver_file, approver_socket) {
         (Some(file), _) => Some(super::device::read_whoami(&file)?),
@@ -37,6 +38,7 @@ pub async fn init(
             passkey,
             approver,
             repin,
+            new_identity,
         },
     )
     .await;

@@ -34,7 +34,8 @@ pub async fn dispatch(command: Command) -> Result<i32, CliError> {
             approver,
             approver_socket,
             repin,
-        } => init::init(!no_passkey, approver, approver_socket, repin).await,
+            new_identity,
+        } => init::init(!no_passkey, approver, approver_socket, repin, new_identity).await,
         Command::Store {
             service,
             for_agent,

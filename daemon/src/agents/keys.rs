@@ -68,7 +68,12 @@ impl AgentKeys {
 
     /// The agent's key, created when it has none yet.
     pub async fn ensure(&self, name: &str, generation: u32) -> Result<Arc<DeviceKey>, ApiError> {
-        Ok(self.identity(name, generation).await?.ensure().await?.0)
+        Ok(self
+            .identity(name, generation)
+            .await?
+            .ensure(false)
+            .await?
+            .0)
     }
 
     /// The agent's key; `agent_not_found` when the keychain has none.

@@ -47,7 +47,7 @@ async fn run(
     req: InitRequest,
 ) -> Result<InitResponse, ApiError> {
     progress.step("loading the device key");
-    let (key, created) = state.identity.ensure().await?;
+    let (key, created) = state.identity.ensure(req.new_identity).await?;
     let address = key.address();
     // Before anything is signed or sent: every later answer is verified against this pin.
     progress.step("checking the relay's keys");

@@ -3,6 +3,7 @@
 
 pub mod agents;
 pub mod approver;
+pub mod device;
 mod files;
 pub mod joined;
 pub mod passkey;
