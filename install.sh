@@ -51,6 +51,9 @@ if [ "$got" != "agentkeys-selftest-value" ]; then
   exit 1
 fi
 echo "self-test passed: a secret was stored, read back and removed"
+# Which store holds the device key, and whether it survives a reboot (the kernel keyring does
+# not: after one, commands answer device_key_lost until the key is restored).
+"$ak" status | grep '^keychain:' || true
 case ":$PATH:" in
   *":$bin_dir:"*) ;;
   *) echo "note: add $bin_dir to your PATH, e.g. export PATH=\"$bin_dir:\$PATH\"" ;;
