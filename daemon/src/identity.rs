@@ -79,6 +79,19 @@ impl Identity {
                 self.record(&key)?;
                 Ok(Some(self.remember(key)))
             }
+            // A device from before the record, whose key is gone: its other files say it was
+            // initialized (they are written only once it had a key).
+            (None, None) if device::initialized_before_record(dir) => Err(ApiError::new(
+                ErrorCode::DeviceKeyLost,
+                format!(
+                    "this machine was initialized (its daemon folder holds its passkey, agents or \
+                     joined operators), but the {} keychain holds no device key. Every secret of \
+                     that device needs its key: restore the keychain (or the key) if you can. \
+                     `agentkeys init --new-identity` makes a new device instead; the old \
+                     device's secrets stay unreadable to it",
+                    self.backend()
+                ),
+            )),
             (None, None) => Ok(None),
             (_, Some(r)) => Err(self.lost(&r)),
         }
@@ -255,5 +268,21 @@ mod tests {
         let id = Identity::recorded(store(dir.path()), data.clone());
         assert_eq!(id.key().await.unwrap().unwrap().address(), key.address());
         assert_eq!(device::load(&data).unwrap().unwrap().address, key.address());
+    }
+
+    #[tokio::test]
+    async fn a_device_from_before_the_record_that_lost_its_key_is_not_new() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("daemon");
+        std::fs::create_dir_all(&data).unwrap();
+        // No key and no record, but the daemon folder lists an agent: it was initialized.
+        std::fs::write(data.join("agents.json"), "[]").unwrap();
+        let id = Identity::recorded(store(dir.path()), data.clone());
+        assert_eq!(id.key().await.unwrap_err().code, ErrorCode::DeviceKeyLost);
+        assert_eq!(
+            id.ensure(false).await.unwrap_err().code,
+            ErrorCode::DeviceKeyLost
+        );
+        assert!(id.ensure(true).await.unwrap().1);
     }
 }

@@ -357,6 +357,50 @@ async fn sponsorship_has_budgets() {
     let (s, v) = agent.send_call(&registry, revoke).await;
     assert_eq!((s, code(&v).as_str()), (403, "tx_not_sponsored"), "{v}");
 
+    // A first registration that would revert (a junk passkey assertion), submitted without
+    // asking for parameters, is refused before it spends any of the budget.
+    let mut junk = RelayClient::new(&relay.url);
+    junk.sign_in_only().await;
+    let chain_id = master.chain_status().await.chain_id;
+    let params = agentkeys_core::chain::TxParams {
+        chain_id,
+        nonce: 0,
+        gas_limit: 1_000_000,
+        max_fee_per_gas: "0".into(),
+        max_priority_fee_per_gas: "0".into(),
+    };
+    let bogus = SidecarRegistry::registerFirstMasterDeviceCall {
+        roles: 7,
+        k11X: alloy::primitives::U256::from(1u8),
+        k11Y: alloy::primitives::U256::from(2u8),
+        rpIdHash: alloy::primitives::B256::ZERO,
+        assertion: SidecarRegistry::WebAuthnAssertion {
+            authenticatorData: vec![0u8; 37].into(),
+            clientDataJSON: b"{}".to_vec().into(),
+            challengeLocation: alloy::primitives::U256::ZERO,
+            typeLocation: alloy::primitives::U256::ZERO,
+            r: alloy::primitives::U256::from(1u8),
+            s: alloy::primitives::U256::from(1u8),
+        },
+    }
+    .abi_encode();
+    let raw = sign_call(&junk.key, &params, &registry, bogus).unwrap();
+    let (s, v) = junk
+        .post_raw(
+            routes::CHAIN_TX,
+            &[(
+                "authorization",
+                format!("Bearer {}", junk.session.clone().unwrap()),
+            )],
+            serde_json::to_vec(&agentkeys_core::chain::SubmitTxRequest {
+                raw: format!("0x{}", hex::encode(raw)),
+            })
+            .unwrap(),
+        )
+        .await;
+    assert_eq!((s, code(&v).as_str()), (409, "chain_reverted"), "{v}");
+    assert!(junk.registered_device().await.is_none());
+
     // The second first registration from this network passes, the third does not, and the
     // would-be master stays unknown to the chain.
     let mut second = RelayClient::new(&relay.url);

@@ -189,6 +189,24 @@ async fn a_second_operator_gets_nothing_of_the_first() {
         assert_eq!(s3_code(list), "AccessDenied");
     }
 
+    // An actor the chain does not give the victim is not written into its trail as named.
+    let made_up = Omni([0x77; 32]);
+    let req = CapRequest {
+        operator: victim.operator(),
+        actor: made_up,
+        service: "openrouter".into(),
+        ttl_secs: None,
+    };
+    let (s, v) = attacker
+        .cap_request(
+            DataClass::Credentials,
+            Op::Fetch,
+            &req,
+            attacker.session.as_deref(),
+        )
+        .await;
+    assert_eq!((s, code(&v).as_str()), (403, "operator_mismatch"), "{v}");
+
     // The victim's trail shows who tried to mint for its operator, and what was refused.
     let log: Value = reqwest::Client::new()
         .get(format!("{}{}?limit=1000", relay.url, routes::AUDIT_LOG))
@@ -207,8 +225,22 @@ async fn a_second_operator_gets_nothing_of_the_first() {
         .filter(|r| r["device"] == attacker_device.as_str() && r["outcome"] == "operator_mismatch")
         .count();
     // Four operations for each of two actors, from the attacker's master (its agent's are
-    // recorded under its own device).
-    assert_eq!(tried, 8, "{log}");
+    // recorded under its own device), and the made-up actor as "?".
+    assert_eq!(tried, 9, "{log}");
+    assert!(
+        !log.to_string().contains(&made_up.to_hex()),
+        "a made-up actor is named in the victim's trail: {log}"
+    );
+    assert_eq!(
+        log["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["actor"] == "?" && r["outcome"] == "operator_mismatch")
+            .count(),
+        1,
+        "{log}"
+    );
     // And who reached for its objects with storage credentials: get, put, delete and list,
     // from the attacker's master and from its agent, each on the victim's actor.
     let agent_device = attacker_agent.key.address().to_string();

@@ -22,6 +22,14 @@ pub fn load(data_dir: &Path) -> Result<Option<DeviceRecord>, ApiError> {
     super::read_json(&data_dir.join(FILE))
 }
 
+/// Whether the daemon folder shows a device initialized before `device.json` existed: files
+/// written only once a device key existed (its passkey, its agents, operators it joined).
+pub fn initialized_before_record(data_dir: &Path) -> bool {
+    ["passkey.json", "agents.json", "joined.json"]
+        .iter()
+        .any(|f| data_dir.join(f).exists())
+}
+
 pub fn save(data_dir: &Path, record: &DeviceRecord) -> Result<(), ApiError> {
     super::write_json(&data_dir.join(FILE), record)
 }

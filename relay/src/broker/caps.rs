@@ -5,6 +5,7 @@
 use super::Broker;
 use crate::audit::AuditEvent;
 use crate::chain::authz::CapCheck;
+use crate::chain::views;
 use crate::http::{bearer_token, decode_json, json_ok, read_body, ApiFailure};
 use agentkeys_core::cap::{clamp_ttl, CapClaims, Confirmation};
 use agentkeys_core::identity::sha256;
@@ -22,6 +23,8 @@ const SMALL_BODY: usize = 8 * 1024;
 
 /// Writes a refused attempt on another operator's data into that operator's audit trail, so
 /// the victim sees who tried. Best effort: the refusal stands whether or not it is recorded.
+/// Operator and actor are the caller's words: the line goes only to an operator the chain
+/// holds, and names the actor only when the chain says it is that operator's.
 async fn record_foreign_attempt(
     b: &Broker,
     session: &SessionClaims,
@@ -29,6 +32,20 @@ async fn record_foreign_attempt(
     dc: DataClass,
     op: Op,
 ) {
+    if !b.foreign.admit(&b.authority, &session.sub).await {
+        return;
+    }
+    match views::operator_nonce(b.authority.chain().as_ref(), &req.operator).await {
+        Ok(n) if n > 0 => {}
+        _ => return,
+    }
+    let actor = if req.actor == req.operator
+        || b.authority.actor_operator(&req.actor).await.ok().flatten() == Some(req.operator)
+    {
+        req.actor.to_hex()
+    } else {
+        "?".to_string()
+    };
     // The name is the caller's; only a well-formed one is kept in someone else's trail.
     let service = if req.service == LIST_ALL || validate_object_name(&req.service).is_ok() {
         req.service.clone()
@@ -38,7 +55,7 @@ async fn record_foreign_attempt(
     let event = AuditEvent {
         operator: req.operator.to_hex(),
         device: session.sub.to_string(),
-        actor: req.actor.to_hex(),
+        actor,
         service,
         op: op.as_str().to_string(),
         data_class: dc.as_str().to_string(),
@@ -46,7 +63,7 @@ async fn record_foreign_attempt(
         // No capability was minted; the session that asked is named instead.
         cap_jti_hash: hex::encode(sha256(session.jti.as_bytes())),
     };
-    b.foreign.record(&b.authority, &session.sub, event).await;
+    b.foreign.write(&req.operator, event).await;
 }
 
 pub async fn mint(

@@ -52,6 +52,8 @@ pub enum Need {
 struct Cache {
     devices: HashMap<B256, (Instant, Option<DeviceView>)>,
     scopes: HashMap<(Omni, Omni, String), (Instant, bool)>,
+    /// Agent actor → the operator that registered it (`None`: never registered).
+    actors: HashMap<Omni, (Instant, Option<Omni>)>,
     epoch: Option<(Instant, u32)>,
 }
 
@@ -113,7 +115,7 @@ impl Authority {
         if self.generation.load(Ordering::SeqCst) != generation {
             return;
         }
-        if cache.devices.len() + cache.scopes.len() >= MAX_ENTRIES {
+        if cache.devices.len() + cache.scopes.len() + cache.actors.len() >= MAX_ENTRIES {
             *cache = Cache::default();
         }
         f(&mut cache);
@@ -181,6 +183,27 @@ impl Authority {
         Ok(yes)
     }
 
+    /// The operator that registered `actor` as an agent (active or revoked); `None` for an
+    /// actor never registered.
+    pub async fn actor_operator(&self, actor: &Omni) -> Result<Option<Omni>, ApiError> {
+        {
+            let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some((at, owner)) = cache.actors.get(actor) {
+                if self.fresh(*at) {
+                    return Ok(*owner);
+                }
+            }
+        }
+        let generation = self.generation.load(Ordering::SeqCst);
+        let owner = views::agent_actor_operator(self.chain.as_ref(), actor)
+            .await
+            .map_err(unavailable)?;
+        self.store(generation, |c| {
+            c.actors.insert(*actor, (Instant::now(), owner));
+        });
+        Ok(owner)
+    }
+
     /// Checks everything but the epoch; the device's on-chain entry on success.
     pub async fn check(&self, c: CapCheck<'_>) -> Result<DeviceView, ApiError> {
         let d = self.device(c.device).await?;
@@ -192,10 +215,7 @@ impl Authority {
                 }
             }
             Need::OwnAgentActor => {
-                let owner = views::agent_actor_operator(self.chain.as_ref(), c.actor)
-                    .await
-                    .map_err(unavailable)?;
-                if owner != Some(*c.operator) {
+                if self.actor_operator(c.actor).await? != Some(*c.operator) {
                     return Err(ErrorCode::ActorNotPermitted.into());
                 }
             }

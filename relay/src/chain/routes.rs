@@ -248,6 +248,14 @@ async fn submit(State(api): State<Arc<ChainApi>>, req: Request) -> Result<Respon
         &tx.input(),
     )
     .await?;
+    if payer == sponsor::Payer::FirstRegistration {
+        // A stranger's transaction counts against everyone's budget of first registrations:
+        // only one that would succeed may spend it.
+        api.chain
+            .tx_params(tx.sender, tx.to(), tx.input())
+            .await
+            .map_err(chain_failure)?;
+    }
     api.budget.charge(payer, &s.sub, peer, tx.gas_limit())?;
     let mined = api.chain.submit_signed(tx).await.map_err(chain_failure)?;
     // This process knows of the change before the event poll of a node adapter does; the

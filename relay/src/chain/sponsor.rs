@@ -25,8 +25,10 @@ const BUDGET_KEYS: usize = 100_000;
 /// What a transaction is, to the relay that would pay for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Payer {
-    /// An active master device of `operator`.
-    Master { operator: Omni },
+    /// An active master device of `operator`. `revocation`: the call revokes a device, which
+    /// the operator's shared budget never holds up (a stolen device must not be able to spend
+    /// it so that the genuine master cannot revoke it).
+    Master { operator: Omni, revocation: bool },
     /// A key the chain does not hold, registering itself as its own operator's first master.
     FirstRegistration,
     /// The epoch counter's governance.
@@ -65,8 +67,12 @@ impl SponsorBudget {
         gas: u64,
     ) -> Result<(), ApiError> {
         let fits = match payer {
-            Payer::Master { operator } => {
-                self.per_device.take(device, gas) && self.per_operator.take(&operator, gas)
+            Payer::Master {
+                operator,
+                revocation,
+            } => {
+                self.per_device.take(device, gas)
+                    && (revocation || self.per_operator.take(&operator, gas))
             }
             Payer::FirstRegistration => {
                 self.first_per_ip.take(&peer, 1)
@@ -95,6 +101,17 @@ pub fn is_first_registration(chain: &dyn ChainAdapter, to: Address, input: &[u8]
         })
 }
 
+/// A master revoking an agent or another master.
+fn is_revocation(chain: &dyn ChainAdapter, to: Address, input: &[u8]) -> bool {
+    use agentkeys_contracts::bindings::SidecarRegistry as R;
+    use alloy::sol_types::SolCall;
+    to == chain.contracts().registry
+        && input.get(..4).is_some_and(|selector| {
+            selector == R::revokeAgentDeviceCall::SELECTOR
+                || selector == R::revokeMasterDeviceCall::SELECTOR
+        })
+}
+
 /// Who would pay for `device`'s call of `input` on `to`: refuses a revoked device, an agent
 /// device (no contract function is an agent's to call), and a device not on chain unless it
 /// is that device's own first registration or the epoch governance calling its contract.
@@ -109,6 +126,7 @@ pub async fn payer(
         Some(d) if d.revoked => Err(ErrorCode::DeviceRevoked.into()),
         Some(d) if d.tier == Tier::Master => Ok(Payer::Master {
             operator: d.operator,
+            revocation: is_revocation(chain, to, input),
         }),
         Some(_) => Err(ApiError::new(
             ErrorCode::TxNotSponsored,
@@ -157,6 +175,7 @@ mod tests {
         );
         let op = Payer::Master {
             operator: Omni([7; 32]),
+            revocation: false,
         };
         let ip = IpAddr::from([127, 0, 0, 1]);
         b.charge(op, &a, ip, 900_000).unwrap();
@@ -174,8 +193,20 @@ mod tests {
         // Another operator's master is untouched.
         let op2 = Payer::Master {
             operator: Omni([8; 32]),
+            revocation: false,
         };
         b.charge(op2, &other, ip, 900_000).unwrap();
+        // A revocation is never held up by the operator's spent budget, only by the device's.
+        let d = CoreAddress([4; 20]);
+        let revoke = Payer::Master {
+            operator: Omni([7; 32]),
+            revocation: true,
+        };
+        assert_eq!(
+            code(b.charge(op, &d, ip, 200_000)),
+            "sponsor_budget_exhausted"
+        );
+        b.charge(revoke, &d, ip, 200_000).unwrap();
     }
 
     #[test]

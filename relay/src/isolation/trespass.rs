@@ -77,13 +77,23 @@ pub fn of(policy: &ActorScopedPolicy, req: &AccessRequest) -> Option<Trespass> {
     })
 }
 
-/// Records `t` in the trail of the operator whose objects it reached for, if any.
+/// Records `t` in the trail of the operator whose objects it reached for, if any. Admitted
+/// (device active, within its limit) before the chain is asked whose the objects are, so a
+/// flood of refused requests costs no chain reads past the limit.
 pub async fn record(policy: &ActorScopedPolicy, t: Trespass) {
-    let chain = policy.authority.chain().as_ref();
-    let owner = match views::agent_actor_operator(chain, &t.target).await {
+    if !policy
+        .foreign
+        .admit(&policy.authority, &t.claims.device)
+        .await
+    {
+        return;
+    }
+    let owner = match policy.authority.actor_operator(&t.target).await {
         Ok(Some(operator)) => operator,
-        Ok(None) => match views::operator(chain, &t.target).await {
-            Ok(v) if !v.devices.is_empty() => t.target,
+        Ok(None) => match views::operator_nonce(policy.authority.chain().as_ref(), &t.target).await
+        {
+            // A registered operator's own objects (its masters' prefix).
+            Ok(n) if n > 0 => t.target,
             _ => return,
         },
         Err(_) => return,
@@ -99,8 +109,5 @@ pub async fn record(policy: &ActorScopedPolicy, t: Trespass) {
         // No capability: the temporary key that asked is named instead.
         cap_jti_hash: hex::encode(sha256(t.claims.access_key.as_bytes())),
     };
-    policy
-        .foreign
-        .record(&policy.authority, &t.claims.device, event)
-        .await;
+    policy.foreign.write(&owner, event).await;
 }
