@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::chain::{DeviceView, TxReceiptView};
 use crate::error::ErrorBody;
 use crate::identity::{Address, Omni};
-use crate::passkey::{ChainAssertion, P256PublicKey};
+use crate::passkey::P256PublicKey;
 
 /// Names the agent a request acts as (`agentkeys run --agent` sets it for the child).
 pub const AGENT_HEADER: &str = "x-agentkeys-agent";
@@ -225,22 +225,6 @@ pub struct CompanionWhoami {
     pub passkey: Option<P256PublicKey>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operator: Option<Omni>,
-}
-
-/// `POST /v1/companion/approve`: sign exactly this challenge with the companion's passkey.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct CompanionApproveRequest {
-    /// The operation in words, shown on the page.
-    pub operation: String,
-    /// `0x` + 64 hex digits.
-    pub challenge: String,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct CompanionApproval {
-    pub device: Address,
-    pub assertion: ChainAssertion,
 }
 
 /// `agentkeys device add`: the companion as its `whoami` describes it (read from its socket

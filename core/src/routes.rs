@@ -116,6 +116,5 @@ pub mod daemon {
     pub const RECOVER_THRESHOLD: &str = "/v1/recover/threshold";
     pub const RECOVER_REVOKE: &str = "/v1/recover/revoke-device";
     pub const COMPANION_WHOAMI: &str = "/v1/companion/whoami";
-    pub const COMPANION_APPROVE: &str = "/v1/companion/approve";
     pub const AWS_CREDS: &str = "/v1/aws/creds";
 }

@@ -121,6 +121,11 @@ async fn socket_api() {
 
     let (status, body) = call(&h.socket, "GET", "/v1/nope", "").await;
     assert_eq!((status, code(&body)), (404, "route_not_found"));
+    // No socket API signs a challenge its caller chose: a companion approves only relay
+    // requests whose challenge it recomputes.
+    let raw = r#"{"operation":"anything","challenge":"0x0909090909090909090909090909090909090909090909090909090909090909"}"#;
+    let (status, body) = call(&h.socket, "POST", "/v1/companion/approve", raw).await;
+    assert_eq!((status, code(&body)), (404, "route_not_found"));
     let (status, body) = call(&h.socket, "GET", "/v1/secrets/read", "").await;
     assert_eq!((status, code(&body)), (405, "method_not_allowed"));
 

@@ -57,7 +57,6 @@ pub fn router(state: SharedState) -> Router {
         .route(paths::RECOVER_THRESHOLD, post(masters::threshold))
         .route(paths::RECOVER_REVOKE, post(masters::revoke))
         .route(paths::COMPANION_WHOAMI, get(companion::whoami))
-        .route(paths::COMPANION_APPROVE, post(companion::approve))
         .route(paths::AWS_CREDS, post(aws::creds))
         .fallback(error::route_not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
