@@ -28,6 +28,7 @@ pub mod pop;
 pub mod routes;
 pub mod session;
 pub mod siwe_msg;
+pub mod tcp_peer;
 pub mod time_util;
 pub mod wire;
 

@@ -24,7 +24,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use agentkeys_tests::browser::{AuthenticatorOptions, Browser};
-use agentkeys_tests::passkey_flow::{ok, refused, text, with_passkey, Recorder};
+use agentkeys_tests::passkey_flow::{finish, ok, refused, spawn, text, with_passkey, Recorder};
 use agentkeys_tests::process::{wait_until, Managed};
 use agentkeys_tests::stack::Stack;
 
@@ -577,5 +577,47 @@ fn a_lost_device_key_is_said_plainly_and_never_silently_replaced() {
     let again = s.ok(&["init", "--no-passkey", "--new-identity"], None);
     assert_ne!(again, init);
     refused(&s.run(&["read", "openrouter"], None), 5, "secret_not_found");
+    s.run(&["down"], None);
+}
+
+/// Another user who learns a ceremony's URL (a browser's argv is readable in `/proc`) and
+/// opens it first is cut off before a byte is read: it neither completes nor spoils the
+/// ceremony, which the user's own browser then completes.
+#[tokio::test(flavor = "multi_thread")]
+async fn another_user_cannot_complete_or_disrupt_a_ceremony() {
+    assert!(
+        is_root(),
+        "starting the attacker as another uid needs root (README: tests as another user)"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let mut urls = Recorder::new(tmp.path(), "primary");
+    let s = Stack::new().with_env("BROWSER", &urls.script);
+    s.ok(&["up"], None);
+    let child = spawn(&s, &["init"]);
+    let url = urls.next().await;
+    const RACER: &str = "import sys, urllib.request\n\
+        try:\n    urllib.request.urlopen(sys.argv[1], timeout=5).read()\n    print('served')\n\
+        except Exception as e:\n    print('refused', type(e).__name__)\n";
+    let out = as_nobody(system_python())
+        .args(["-c", RACER])
+        .arg(&url)
+        .output()
+        .expect("run the racing client");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.starts_with("refused"), "{said}");
+
+    let browser = Browser::start().await;
+    let page = browser.new_page().await;
+    page.enable_virtual_authenticator(AuthenticatorOptions::default())
+        .await;
+    page.navigate(&url).await;
+    urls.approve_next(&page).await;
+    let init = ok(&finish(child).await);
+    assert!(
+        init.contains("registered on chain as the first master"),
+        "{init}"
+    );
+    page.close().await;
+    drop(browser);
     s.run(&["down"], None);
 }

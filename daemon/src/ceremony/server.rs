@@ -192,7 +192,16 @@ async fn serve(listener: TcpListener, router: Router, mut stop: watch::Receiver<
     loop {
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                // Another user may learn the URL (a browser's argv is public in /proc): its
+                // connections are closed before a byte is read, so it can neither complete
+                // nor disrupt the ceremony.
+                Ok((stream, peer)) => match stream.local_addr() {
+                    Ok(local) if agentkeys_core::tcp_peer::peer_is_us(peer, local) => stream,
+                    _ => {
+                        tracing::warn!(%peer, "ceremony connection from another user refused");
+                        continue;
+                    }
+                },
                 Err(e) => {
                     tracing::warn!(error = %e, "ceremony accept failed");
                     tokio::time::sleep(Duration::from_millis(100)).await;
