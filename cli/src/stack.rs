@@ -207,6 +207,17 @@ pub async fn relay_is_healthy(authority: &str) -> bool {
         .is_some_and(|r| r.status == 200)
 }
 
+/// The embedded relay's address from `relay.addr`, trusted only while the relay process
+/// recorded in `relay.pid` is alive, is the relay binary and runs as this user: after a crash
+/// the port may belong to anyone on the machine, so a stale file is removed, not followed.
+pub fn own_relay_addr(paths: &agentkeys_core::paths::Paths) -> Option<String> {
+    if running_pid(&paths.relay_pid(), RELAY_BIN).is_none_or(|pid| !owned_by_us(pid)) {
+        remove_file_quietly(&paths.relay_addr_file());
+        return None;
+    }
+    read_relay_addr(&paths.relay_addr_file())
+}
+
 /// The address the embedded relay wrote once it was listening.
 pub fn read_relay_addr(path: &Path) -> Option<String> {
     let text = std::fs::read_to_string(path).ok()?;

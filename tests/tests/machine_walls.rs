@@ -545,6 +545,13 @@ fn a_squatter_on_the_relays_port_after_a_crash_is_not_the_relay() {
         String::from_utf8_lossy(&seen)
     );
     s.run(&["down"], None);
+    // Nor does `status` take a stale address file for the relay once nothing of ours runs.
+    std::fs::write(&addr_file, format!("127.0.0.1:{port}\n")).unwrap();
+    // (exit 3: no daemon runs)
+    let out = s.run(&["status", "--json"], None);
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(status["relay"].is_null(), "{status}");
+    assert!(!addr_file.exists());
 }
 
 /// The keychain forgets the device key (keyutils does at every reboot): every command says so,

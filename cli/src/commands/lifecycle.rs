@@ -53,17 +53,8 @@ fn started_word(started: bool) -> &'static str {
     }
 }
 
-/// The embedded relay's URL from `relay.addr`, trusted only while the relay process recorded
-/// in `relay.pid` is alive and runs as this user: after a crash the port may belong to anyone
-/// on the machine, and a stale file is removed rather than followed.
 async fn healthy_relay_url(paths: &Paths) -> Option<String> {
-    let Some(_pid) =
-        stack::running_pid(&paths.relay_pid(), RELAY_BIN).filter(|pid| stack::owned_by_us(*pid))
-    else {
-        stack::remove_file_quietly(&paths.relay_addr_file());
-        return None;
-    };
-    let addr = stack::read_relay_addr(&paths.relay_addr_file())?;
+    let addr = stack::own_relay_addr(paths)?;
     stack::relay_is_healthy(&addr)
         .await
         .then(|| format!("http://{addr}"))

@@ -37,10 +37,11 @@ pub async fn status(json: bool) -> Result<i32, CliError> {
         Err(e) => return Err(e),
     };
     // The daemon knows which relay it uses; without a daemon, the embedded relay's address
-    // file is the best guess.
-    let relay_url = daemon.as_ref().map(|d| d.relay_url.clone()).or_else(|| {
-        stack::read_relay_addr(&paths.relay_addr_file()).map(|a| format!("http://{a}"))
-    });
+    // file, while its relay process is ours and alive.
+    let relay_url = daemon
+        .as_ref()
+        .map(|d| d.relay_url.clone())
+        .or_else(|| stack::own_relay_addr(&paths).map(|a| format!("http://{a}")));
     let relay = match relay_url {
         Some(url) => Some(probe_relay(url).await),
         None => None,
