@@ -18,6 +18,9 @@ command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 command -v dbus-run-session >/dev/null 2>&1 || missing+=(dbus)
 command -v gnome-keyring-daemon >/dev/null 2>&1 || missing+=(gnome-keyring)
 command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-pip)
+# The second-uid tests run their attacker as nobody: it needs setpriv and a system-wide python3.
+command -v setpriv >/dev/null 2>&1 || missing+=(util-linux)
+[ -x /usr/bin/python3 ] || missing+=(python3)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 # The daemon verifies passkey enrollments with webauthn-rs, which links the system OpenSSL.
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)

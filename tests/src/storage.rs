@@ -105,6 +105,23 @@ pub async fn get_code(c: &aws_sdk_s3::Client, creds: &StorageCreds, key: &str) -
     )
 }
 
+/// The codes of a GET, a PUT (of `planted`) and a DELETE of `key` in `bucket`: what a client
+/// holding `c`'s credentials gets when it reaches for someone else's object.
+pub async fn get_put_delete_codes(c: &aws_sdk_s3::Client, bucket: &str, key: &str) -> [String; 3] {
+    [
+        s3_code(c.get_object().bucket(bucket).key(key).send().await),
+        s3_code(
+            c.put_object()
+                .bucket(bucket)
+                .key(key)
+                .body(b"planted".to_vec().into())
+                .send()
+                .await,
+        ),
+        s3_code(c.delete_object().bucket(bucket).key(key).send().await),
+    ]
+}
+
 /// The code of a list of the credentials' own prefix.
 pub async fn list_code(c: &aws_sdk_s3::Client, creds: &StorageCreds) -> String {
     s3_code(

@@ -17,7 +17,7 @@ use agentkeys_tests::passkey_flow::{self, ok, refused, relay_url, with_passkey, 
 use agentkeys_tests::relay::RelayProc;
 use agentkeys_tests::relay_client::{code, RelayClient};
 use agentkeys_tests::stack::Stack;
-use agentkeys_tests::storage::{s3_code, StorageCreds};
+use agentkeys_tests::storage::{get_put_delete_codes, s3_code, StorageCreds};
 use serde_json::{json, Value};
 
 /// The actor's temporary storage credentials for `class`, as an S3 client, its bucket and
@@ -168,18 +168,10 @@ async fn a_second_operator_gets_nothing_of_the_first() {
     for c in [&attacker, &attacker_agent] {
         let (s3, b, prefix) = storage(c, DataClass::Credentials).await;
         assert_ne!(prefix, victim_prefix);
-        let get = s3.get_object().bucket(&b).key(&victim_key).send().await;
-        assert_eq!(s3_code(get), "AccessDenied");
-        let put = s3
-            .put_object()
-            .bucket(&b)
-            .key(&victim_key)
-            .body(b"overwritten".to_vec().into())
-            .send()
-            .await;
-        assert_eq!(s3_code(put), "AccessDenied");
-        let delete = s3.delete_object().bucket(&b).key(&victim_key).send().await;
-        assert_eq!(s3_code(delete), "AccessDenied");
+        assert_eq!(
+            get_put_delete_codes(&s3, &b, &victim_key).await,
+            ["AccessDenied"; 3]
+        );
         let list = s3
             .list_objects_v2()
             .bucket(&b)
@@ -371,29 +363,10 @@ async fn a_second_operator_with_its_own_daemon_and_passkey_gets_nothing() {
     let victim_key = format!("{}openrouter.enc", victim_creds.prefix());
     let stranger_master = StorageCreds::parse(&stranger.ok(&["aws", "env"], None));
     for creds in [&stranger_master, &stranger_creds] {
-        let s3 = creds.client();
-        let get = s3
-            .get_object()
-            .bucket(victim_creds.bucket())
-            .key(&victim_key)
-            .send()
-            .await;
-        assert_eq!(s3_code(get), "AccessDenied");
-        let put = s3
-            .put_object()
-            .bucket(victim_creds.bucket())
-            .key(&victim_key)
-            .body(b"planted".to_vec().into())
-            .send()
-            .await;
-        assert_eq!(s3_code(put), "AccessDenied");
-        let delete = s3
-            .delete_object()
-            .bucket(victim_creds.bucket())
-            .key(&victim_key)
-            .send()
-            .await;
-        assert_eq!(s3_code(delete), "AccessDenied");
+        assert_eq!(
+            get_put_delete_codes(&creds.client(), victim_creds.bucket(), &victim_key).await,
+            ["AccessDenied"; 3]
+        );
     }
     stranger.ok(&["rm", "openrouter"], None);
 
