@@ -123,8 +123,9 @@ fn aws_exec_children_use_only_the_scoped_keys_masked() {
     assert_isolated_and_masked(
         &out,
         "env",
-        "AWS_ACCESS_KEY_ID,AWS_CONFIG_FILE,AWS_DEFAULT_REGION,AWS_ENDPOINT_URL_S3,AWS_REGION,\
-         AWS_SECRET_ACCESS_KEY,AWS_SESSION_TOKEN,AWS_SHARED_CREDENTIALS_FILE",
+        "AWS_ACCESS_KEY_ID,AWS_CONFIG_FILE,AWS_DEFAULT_REGION,AWS_EC2_METADATA_DISABLED,\
+         AWS_ENDPOINT_URL_S3,AWS_REGION,AWS_SECRET_ACCESS_KEY,AWS_SESSION_TOKEN,\
+         AWS_SHARED_CREDENTIALS_FILE",
     );
 
     // The endpoint mode: no keys in the environment, so the parent's would otherwise win.
@@ -137,7 +138,8 @@ fn aws_exec_children_use_only_the_scoped_keys_masked() {
         &out,
         "container-role",
         "AWS_CONFIG_FILE,AWS_CONTAINER_AUTHORIZATION_TOKEN,AWS_CONTAINER_CREDENTIALS_FULL_URI,\
-         AWS_DEFAULT_REGION,AWS_ENDPOINT_URL_S3,AWS_REGION,AWS_SHARED_CREDENTIALS_FILE",
+         AWS_DEFAULT_REGION,AWS_EC2_METADATA_DISABLED,AWS_ENDPOINT_URL_S3,AWS_REGION,\
+         AWS_SHARED_CREDENTIALS_FILE",
     );
 
     // The aws CLI, in both modes: the parent's missing profile would make it fail outright,

@@ -105,6 +105,8 @@ fn isolate() -> Result<Isolation, CliError> {
         })?;
         files.push((var.to_string(), path));
     }
+    // On a cloud host the SDKs would otherwise fall back to the instance's own role.
+    files.push(("AWS_EC2_METADATA_DISABLED".to_string(), "true".to_string()));
     let remove = std::env::vars_os()
         .map(|(name, _)| name)
         .filter(|name| name.as_encoded_bytes().starts_with(b"AWS_"))

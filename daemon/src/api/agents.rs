@@ -305,7 +305,8 @@ pub async fn token(
         .ok_or_else(|| {
             ApiError::new(
                 ErrorCode::PeerNotAllowed,
-                "cannot tell which process asks for the agent token (the socket peer's pid is                  unknown, e.g. from another pid namespace), so the token could not die with it",
+                "cannot tell which process asks for the agent token (the socket peer's pid is \
+                 unknown, e.g. from another pid namespace), so the token could not die with it",
             )
         })?;
     let record = active(&state, &req.name).await?;
